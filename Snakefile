@@ -1,0 +1,35 @@
+# Wu & Boada (2019), MNRAS 484, 4683: galaxy metallicity from SDSS gri images with a ResNet-34.
+# Default: the offline synthetic demo. The paper run: --configfile config/config.yaml
+
+
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# the demo is the default; a --configfile given on the command line replaces it entirely
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "demo.yaml")
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/catalog.smk"
+include: "rules/cutouts.smk"
+include: "rules/pack.smk"
+include: "rules/split.smk"
+include: "rules/train.smk"
+include: "rules/predict.smk"
+include: "rules/metrics.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,209 @@
+"""A SkyServer double on 127.0.0.1 that behaves as ../shared/reference/skyserver.md says.
+
+SQL: `#Table1` CSV, silent truncation without TOP, `error_message` tables with HTTP 200 for
+rejections and throttling, JSON 500s for database errors. Cutouts: JPEGs clipped to 64-2048 px,
+404 with a JPEG body outside the footprint, 500 with a JPEG body, 400 with JSON for bad
+parameters. Scripted faults (server errors, HTML pages, truncated bodies, dropped
+connections, slow answers) are consumed per request so tests can see the client recover.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import threading
+import time
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+from PIL import Image
+
+SQL_MAX_ROWS = 500_000
+
+
+def make_rows(n: int, seed: int = 0, duplicates: int = 3, outside: int = 0) -> list[dict]:
+    """Catalog rows like the paper's query returns; some objIDs with two spectra, some -9999s."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    spec = 9_300_000_000_000_000_000  # above 2**63: unsigned, as SDSS specObjIDs can be
+    for k in range(n):
+        spec += int(rng.integers(1, 10**9))
+        dec = float(rng.uniform(-10, 60)) if k >= outside else float(rng.uniform(-60, -40))
+        rows.append({
+            "objID": 1237648700000000000 + 7919 * k + int(rng.integers(0, 7919)),
+            "specObjID": spec, "ra": round(float(rng.uniform(0, 360)), 6), "dec": round(dec, 6),
+            "z": round(float(rng.uniform(0.02, 0.2)), 5), "zErr": 1e-5,
+            **{f"modelMag_{b}": round(float(rng.uniform(14, 18)), 4) for b in "ugriz"},
+            "petroMag_r": 17.0, "petroR50_r": 2.5, "petroR90_r": 6.0,
+            "oh_p16": 8.8, "oh_p50": round(float(rng.normal(8.9, 0.2)), 5), "oh_p84": 9.0,
+            "lgm_tot_p50": round(float(rng.normal(10, 0.5)), 4) if k % 17 else -9999,
+            "sfr_tot_p50": 0.1, "bptclass": 1,
+        })
+    for k in range(duplicates):  # one photometric object, two spectra
+        twin = dict(rows[k])
+        spec += 1
+        twin["specObjID"] = spec
+        rows.append(twin)
+    return rows
+
+
+def jpeg(width: int, height: int, seed: int, text_like: bool = False) -> bytes:
+    rng = np.random.default_rng(seed % 2**32)
+    arr = rng.integers(0, 40, (height, width, 3), dtype=np.uint8)
+    if not text_like:  # a galaxy of random size and colour
+        yy, xx = np.mgrid[:height, :width]
+        r2 = ((yy - height / 2) ** 2 + (xx - width / 2) ** 2) / (rng.uniform(0.005, 0.05) * width * height)
+        blob = np.exp(-r2)[..., None] * rng.uniform(80, 215, 3)
+        arr = np.clip(arr + blob, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+class FakeSkyServer:
+    def __init__(self, rows: list[dict], queries_per_minute: int = 60, cutout_delay: float = 0.0,
+                 slow_seconds: float = 3.0, footprint_min_dec: float = -25.0):
+        self.rows = sorted(rows, key=lambda r: r["specObjID"])
+        self.columns = list(rows[0])
+        self.queries_per_minute = queries_per_minute
+        self.cutout_delay, self.slow_seconds = cutout_delay, slow_seconds
+        self.footprint_min_dec = footprint_min_dec
+        self.sql_faults: deque[str] = deque()
+        self.cutout_faults: dict[int, deque[str]] = defaultdict(deque)
+        self.always_fail: set[int] = set()
+        self.by_position = {(round(r["ra"], 5), round(r["dec"], 5)): r["objID"] for r in self.rows}
+        self.query_times: deque[float] = deque()
+        self.sql_log: list[str] = []
+        self.cutout_requests: dict[int, int] = defaultdict(int)
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # clients hang up on purpose
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/dr17"
+
+    def __enter__(self) -> FakeSkyServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # --- SQL -------------------------------------------------------------------------------
+    def answer_sql(self, cmd: str) -> tuple[int, str, str]:
+        with self.lock:
+            self.sql_log.append(cmd)
+            fault = self.sql_faults.popleft() if self.sql_faults else None
+            now = time.monotonic()
+            while self.query_times and now - self.query_times[0] > 60:
+                self.query_times.popleft()
+            self.query_times.append(now)
+            throttled = len(self.query_times) > self.queries_per_minute
+        sql = re.sub(r"--[^\n]*", "", cmd).replace(";", "").strip()
+        if fault == "500":
+            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
+                                                        "ErrorMessage": "Execution Timeout Expired.", "LogMessageID": 1})
+        if fault == "html":
+            return 200, "text/html", "<html><head><title>Skyserver Error</title></head><body>error</body></html>"
+        if throttled or fault == "throttle":
+            return 200, "text/plain", (f"#Table1\nerror_message\nERROR: Maximum {self.queries_per_minute} "
+                                       f"queries allowed per minute. Rejected query: {sql[:60]}\n")
+        if not sql.upper().startswith("SELECT"):
+            return 200, "text/plain", "#Table1\nerror_message\nerror: only SELECT statements are allowed\n"
+        top = re.match(r"SELECT\s+TOP\s+(\d+)\s", sql, re.I)
+        if top and int(top[1]) > SQL_MAX_ROWS:
+            return 200, "text/plain", "#Table1\nerror_message\nerror: limit is  top 500000 rows\n"
+        aliases = re.findall(r"\bAS\s+(\w+)\s*(?:,|FROM)", sql, re.I)
+        unknown = [a for a in aliases if a not in self.columns]
+        if unknown:
+            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
+                                                        "ErrorMessage": f"Invalid column name '{unknown[0]}'."})
+        after = re.search(r"specObjID\s*>\s*(\d+)", sql)
+        rows = [r for r in self.rows if not after or r["specObjID"] > int(after[1])]
+        rows = rows[: min(int(top[1]) if top else SQL_MAX_ROWS, SQL_MAX_ROWS)]
+        cols = aliases or self.columns
+        lines = ["#Table1", ",".join(cols)] + [",".join(_fmt(r[c]) for c in cols) for r in rows]
+        body = "\n".join(lines) + "\n"
+        if fault == "truncate":
+            return 200, "text/plain", body[: len(body) // 2]
+        return 200, "text/plain", body
+
+    # --- cutouts ----------------------------------------------------------------------------
+    def answer_cutout(self, query: dict) -> tuple[int, str, bytes, str | None]:
+        try:
+            ra, dec = float(query["ra"][0]), float(query["dec"][0])
+            width = int(query.get("width", ["128"])[0])
+            height = int(query.get("height", ["128"])[0])
+            float(query.get("scale", ["0.396127"])[0])
+        except (KeyError, ValueError):
+            return 400, "application/json", json.dumps({"ErrorCode": 400, "ErrorMessage": "bad parameter"}).encode(), None
+        width, height = (min(max(v, 64), 2048) for v in (width, height))  # silently clipped
+        obj = self.by_position.get((round(ra, 5), round(dec, 5)), 0)
+        with self.lock:
+            self.cutout_requests[obj] += 1
+            fault = self.cutout_faults[obj].popleft() if self.cutout_faults[obj] else None
+        if self.cutout_delay:
+            time.sleep(self.cutout_delay)
+        if dec < self.footprint_min_dec:
+            return 404, "image/jpeg", jpeg(width, height, 0, text_like=True), None
+        if obj in self.always_fail or fault == "500":
+            return 500, "image/jpeg", jpeg(width, height, 1, text_like=True), None
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        if fault == "html":
+            return 200, "text/html", b"<html><title>Skyserver Error</title></html>", None
+        return 200, "image/jpeg", jpeg(width, height, obj), fault  # 'truncate' / 'drop' handled on send
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                if url.path.endswith("/SkyServerWS/SearchTools/SqlSearch"):
+                    status, ctype, text = server.answer_sql(query.get("cmd", [""])[0])
+                    return self._send(status, ctype, text.encode(), None)
+                if url.path.endswith("/SkyServerWS/ImgCutout/getjpeg"):
+                    return self._send(*server.answer_cutout(query))
+                return self._send(404, "text/html", b"<html>not found</html>", None)
+
+            def _send(self, status, ctype, body, fault):
+                if fault == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if fault == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        return Handler
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)

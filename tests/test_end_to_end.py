@@ -1,0 +1,90 @@
+"""A tiny synthetic run of the whole DAG with the real Snakemake: every output, consistent numbers."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, run_snakemake
+from galaxy_cnn import metrics
+
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    run_snakemake("--configfile", str(TINY), "--cores", "2", workdir=work)
+    return work
+
+
+def test_every_output_exists(tiny_run):
+    cfg = yaml.safe_load(TINY.read_text())
+    r = tiny_run / "results"
+    for name in ["catalog.csv", "catalog.json", "cutouts/manifest.csv", "packed/images.npy", "split.csv",
+                 "metrics.csv", "synthetic/floor.json"]:
+        assert (r / name).is_file(), name
+    for target, sizes in cfg["targets"].items():
+        for s in sizes:
+            assert (r / "models" / f"{target}-{s}px.pt").is_file()
+            assert (r / "predictions" / f"{target}-{s}px.csv").is_file()
+            assert (tiny_run / "logs" / "train" / f"{target}-{s}px.log").is_file()
+            assert (r / "benchmarks" / "train" / f"{target}-{s}px.tsv").is_file()
+    for fig in ["pred_vs_true", "metrics_vs_size", "mzr"]:
+        for ext in ("png", "pdf"):
+            assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 5000
+
+
+def test_every_galaxy_accounted_for(tiny_run):
+    r = tiny_run / "results"
+    cat = pd.read_csv(r / "catalog.csv")
+    manifest = pd.read_csv(r / "cutouts" / "manifest.csv")
+    split = pd.read_csv(r / "split.csv")
+    assert sorted(manifest["objID"]) == sorted(cat["objID"])
+    assert (manifest["status"] == "ok").all()
+    assert sorted(split["objID"]) == sorted(cat["objID"])
+    assert np.load(r / "packed" / "images.npy").shape == (len(cat), 16, 16, 3)
+    test_ids = set(split.loc[split["split"] == "test", "objID"])
+    pred = pd.read_csv(r / "predictions" / "oh_p50-16px.csv")
+    assert set(pred["objID"]) == test_ids
+
+
+def test_metrics_agree_with_prediction_files(tiny_run):
+    r = tiny_run / "results"
+    table = pd.read_csv(r / "metrics.csv")
+    cat = pd.read_csv(r / "catalog.csv")
+    split = pd.read_csv(r / "split.csv")
+    assert len(table) == 4
+    for row in table.itertuples():
+        pred = pd.read_csv(r / "predictions" / f"{row.target}-{row.size}px.csv")
+        truth = cat.set_index("objID").loc[pred["objID"], row.target].to_numpy()
+        np.testing.assert_allclose(pred["true"], truth, atol=1e-5)
+        res = pred["pred"] - pred["true"]
+        assert row.n == len(pred)
+        assert row.rmse == pytest.approx(metrics.rmse(res), abs=1e-6)
+        assert row.nmad == pytest.approx(metrics.nmad(res), abs=1e-6)
+        train_mean = cat.loc[cat["objID"].isin(split.loc[split["split"] == "train", "objID"]), row.target].mean()
+        assert row.baseline_rmse == pytest.approx(metrics.rmse(train_mean - pred["true"]), abs=1e-6)
+
+
+def test_floor_is_written_beside_the_catalog(tiny_run):
+    floor = json.loads((tiny_run / "results" / "synthetic" / "floor.json").read_text())["oh_p50"]
+    assert 0.03 < floor["floor_nmad"] < 0.1 and floor["n"] == 60
+
+
+def test_training_is_deterministic_given_the_seed(tiny_run):
+    first = pd.read_csv(tiny_run / "results" / "predictions" / "oh_p50-4px.csv")
+    run_snakemake("--configfile", str(TINY), "--cores", "2", "--forcerun", "train", "--until",
+                  "results/predictions/oh_p50-4px.csv", workdir=tiny_run)
+    again = pd.read_csv(tiny_run / "results" / "predictions" / "oh_p50-4px.csv")
+    np.testing.assert_allclose(first["pred"], again["pred"], atol=1e-5)
+
+
+def test_one_figure_rebuilds_alone(tiny_run):
+    fig = tiny_run / "results" / "figures" / "metrics_vs_size.png"
+    fig.unlink()
+    proc = run_snakemake("--configfile", str(TINY), "--cores", "1", "results/figures/metrics_vs_size.png",
+                         workdir=tiny_run)
+    assert fig.is_file()
+    assert "train" not in [line.split()[0] for line in proc.stdout.splitlines() if line.strip().startswith("train ")]

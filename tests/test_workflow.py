@@ -1,0 +1,68 @@
+"""The real Snakemake on this workflow: dry runs, config validation, lint."""
+
+import re
+
+import pytest
+import yaml
+from conftest import ROOT, run_snakemake
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output[output.index("Job stats:"):]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_paper_config_dry_run_lists_the_full_dag():
+    out = run_snakemake("-n", "--configfile", "config/config.yaml").stdout
+    jobs = job_counts(out)
+    assert jobs["catalog"] == 1 and jobs["cutouts_shard"] >= 2 and jobs["cutouts_manifest"] == 1
+    assert jobs["pack"] == 1 and jobs["split"] == 1
+    assert jobs["train"] == 9 and jobs["predict"] == 9 and jobs["metrics"] == 1
+    assert {"figure_pred_vs_true", "figure_metrics_vs_size", "figure_mzr"} <= set(jobs)
+
+
+def test_demo_is_the_default_and_dry_runs():
+    out = run_snakemake("-n").stdout
+    assert "config/demo.yaml" in out
+    jobs = job_counts(out)
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert jobs["train"] == sum(len(v) for v in demo["targets"].values())
+
+
+def test_config_files_share_one_key_set():
+    def keys(d, prefix=""):
+        return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) and k != "targets"
+                                         for x in keys(v, prefix + k + ".")}
+
+    paper = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert keys(paper) == keys(demo)
+
+
+@pytest.mark.parametrize(
+    ("section", "patch", "named"),
+    [
+        ("train", {"device": "gpu0"}, "device"),
+        ("cutouts", {"size": "big"}, "size"),
+        (None, {"source": "skyserver"}, "source"),
+        ("split", {"fractions": [0.6, 0.2]}, "fractions"),
+        ("targets", {"oh_p50": [64, 48]}, "targets.oh_p50"),
+        ("split", {"fractions": [0.5, 0.2, 0.2]}, "split.fractions"),
+        ("train", {"epochs": 0}, "epochs"),
+        ("train", {"learning_rate": 0.1}, "learning_rate"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(section, patch, named, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    (cfg[section] if section else cfg).update(patch)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake("-n", "--configfile", str(tmp_path / "bad.yaml"), workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert named in text, text[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean():
+    out = run_snakemake("--lint").stdout + run_snakemake("--lint").stderr
+    assert "Congratulations, your workflow is in a good condition!" in out

@@ -1,0 +1,35 @@
+"""Augmentations on (N, C, H, W) tensors, done on the training device: dihedral symmetries, shifts."""
+
+from __future__ import annotations
+
+import torch
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th (0-7) of the 8 symmetries of the square on the last two dims of (..., H, W)."""
+    if k & 4:
+        x = x.transpose(-1, -2)
+    return torch.rot90(x, k & 3, dims=(-2, -1))
+
+
+def random_dihedral(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:
+    """Apply symmetry ks[i] to sample i of an (N, C, H, W) batch."""
+    out = torch.empty_like(x)
+    for k in range(8):
+        sel = ks == k
+        if sel.any():
+            out[sel] = dihedral(x[sel], k)
+    return out
+
+
+def random_shift(x: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Translate sample i of (N, C, H, W) by shifts[i] = (dy, dx) px in [-max, max], reflecting edges."""
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="reflect")
+    dev = x.device
+    rows = (shifts[:, 0:1] + max_shift) + torch.arange(h, device=dev)  # (N, H)
+    cols = (shifts[:, 1:2] + max_shift) + torch.arange(w, device=dev)  # (N, W)
+    out = padded[torch.arange(n, device=dev)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last

@@ -1,0 +1,216 @@
+"""SDSS SkyServer client: paged SQL and JPEG cutouts (../shared/reference/skyserver.md).
+
+The service reports many failures with HTTP 200, so every response is validated before it is
+trusted: SQL pages must be a `#Table1` CSV with the expected header and complete rows; cutouts
+must be a decodable JPEG of the requested size.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+
+from .images import ImageError, decode_image
+
+log = logging.getLogger(__name__)
+
+SQL_PATH = "/SkyServerWS/SearchTools/SqlSearch"
+CUTOUT_PATH = "/SkyServerWS/ImgCutout/getjpeg"
+MAX_ROWS = 500_000
+
+CATALOG_COLUMNS = [
+    "objID", "specObjID", "ra", "dec", "z", "zErr",
+    "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
+    "petroMag_r", "petroR50_r", "petroR90_r",
+    "oh_p16", "oh_p50", "oh_p84", "lgm_tot_p50", "sfr_tot_p50", "bptclass",
+]  # fmt: skip
+
+_SELECT = {
+    "objID": "G.objID", "specObjID": "S.specObjID", "ra": "G.ra", "dec": "G.dec", "z": "S.z",
+    "zErr": "S.zErr", "petroMag_r": "G.petroMag_r", "petroR50_r": "G.petroR50_r",
+    "petroR90_r": "G.petroR90_r",
+} | {f"modelMag_{b}": f"G.modelMag_{b}" for b in "ugriz"} | {
+    c: f"E.{c}" for c in ("oh_p16", "oh_p50", "oh_p84", "lgm_tot_p50", "sfr_tot_p50", "bptclass")
+}  # fmt: skip
+
+
+def paper_sql(top: int, after_spec_obj_id: int = 0) -> str:
+    """The paper's selection (paper.md), one keyset page ordered by specObjID."""
+    if not 0 < top <= MAX_ROWS:
+        raise ValueError(f"sdss.page_size must be in 1..{MAX_ROWS}, got {top}")
+    cols = ", ".join(f"{_SELECT[c]} AS {c}" for c in CATALOG_COLUMNS)
+    mags = " AND ".join(f"G.modelMag_{b} > 10 AND G.modelMag_{b} < 25" for b in "ugriz")
+    return (
+        f"SELECT TOP {top} {cols} FROM SpecObj AS S "
+        "JOIN Galaxy AS G ON G.objID = S.bestObjID "
+        "JOIN GalSpecLine AS L ON L.specObjID = S.specObjID "
+        "JOIN GalSpecInfo AS I ON I.specObjID = S.specObjID "
+        "JOIN GalSpecIndx AS X ON X.specObjID = S.specObjID "
+        "JOIN GalSpecExtra AS E ON E.specObjID = S.specObjID "
+        "WHERE G.petroMag_r > 10 AND G.petroMag_r < 18 "
+        "AND G.modelMag_u - G.modelMag_r > 0 AND G.modelMag_u - G.modelMag_r < 6 "
+        f"AND {mags} AND S.rChi2 < 2 AND S.zErr > 0 AND S.zErr < 0.01 AND S.z > 0.02 "
+        f"AND E.oh_p50 != -9999 AND S.specObjID > {int(after_spec_obj_id)} ORDER BY S.specObjID"
+    )
+
+
+class SkyServerError(RuntimeError):
+    """A failure worth retrying (server error, timeout, truncated or malformed body)."""
+
+
+class SkyServerRejected(RuntimeError):
+    """The server refused the request (error_message table, 4xx): retrying will not help."""
+
+
+def parse_csv_page(text: str, expected: list[str]) -> list[list[str]]:
+    """Validate a SqlSearch CSV body and return its rows as strings (IDs stay exact)."""
+    head = text.lstrip()[:1]
+    if head in ("<", "{"):
+        raise SkyServerError(f"expected CSV, got {'HTML' if head == '<' else 'JSON'}: {text[:200]!r}")
+    lines = text.split("\n")
+    if not lines or not lines[0].startswith("#"):
+        raise SkyServerError(f"CSV body does not start with '#Table1': {text[:200]!r}")
+    rows = list(csv.reader(io.StringIO("\n".join(lines[1:]))))
+    rows = [r for r in rows if r]
+    if not rows:
+        raise SkyServerError("CSV body has no header line (truncated?)")
+    header = rows[0]
+    if header and header[0].strip().lower() == "error_message":
+        message = " ".join(",".join(r) for r in rows[1:]).strip()
+        if "queries allowed per minute" in message.lower():
+            raise SkyServerError(f"throttled by SkyServer: {message}")
+        raise SkyServerRejected(f"SkyServer rejected the query: {message}")
+    if header != expected:
+        raise SkyServerError(f"unexpected header {header}, expected {expected}")
+    if not text.endswith("\n"):
+        raise SkyServerError("CSV body does not end with a newline (truncated mid-stream?)")
+    for k, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise SkyServerError(f"row {k} has {len(r)} fields, header has {len(header)} (truncated body?)")
+    return rows[1:]
+
+
+def _error_text(resp: requests.Response) -> str:
+    ctype = resp.headers.get("Content-Type", "")
+    if "json" in ctype or resp.text.lstrip().startswith("{"):
+        try:
+            body = resp.json()
+            return f"{body.get('ErrorType', '')}: {body.get('ErrorMessage', body)}"
+        except ValueError:
+            pass
+    return resp.text[:300]
+
+
+@dataclass
+class Retry:
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random())
+
+
+class RateLimiter:
+    """At most `rate` calls per second across all threads (evenly spaced)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.lock = threading.Lock()
+        self.next_time = 0.0
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next_time)
+            self.next_time = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class SqlClient:
+    def __init__(self, base_url: str, timeout: float = 600, retry: Retry | None = None, min_interval: float = 1.0):
+        self.url = base_url.rstrip("/") + SQL_PATH
+        self.timeout, self.retry = timeout, retry or Retry()
+        self.limiter = RateLimiter(1 / min_interval if min_interval > 0 else 0)
+        self.session = requests.Session()
+
+    def query(self, sql: str, expected: list[str]) -> list[list[str]]:
+        """Run one query; retry transient failures with backoff; raise on rejections."""
+        for attempt in range(1, self.retry.attempts + 1):
+            self.limiter.wait()
+            try:
+                resp = self.session.get(self.url, params={"cmd": sql, "format": "csv"}, timeout=self.timeout)
+                if 400 <= resp.status_code < 500:
+                    raise SkyServerRejected(f"HTTP {resp.status_code}: {_error_text(resp)}")
+                if resp.status_code != 200:
+                    raise SkyServerError(f"HTTP {resp.status_code}: {_error_text(resp)}")
+                return parse_csv_page(resp.text, expected)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    SkyServerError) as err:
+                if attempt == self.retry.attempts:
+                    raise SkyServerError(f"SQL query failed after {attempt} attempts: {err}") from err
+                wait = self.retry.delay(attempt)
+                log.warning("SQL attempt %d failed (%s); retrying in %.1f s", attempt, err, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+
+@dataclass
+class CutoutResult:
+    status: str  # ok | outside_footprint | failed
+    attempts: int
+    http_status: int | None
+    error: str
+    data: bytes | None = None
+
+
+class CutoutClient:
+    """Fetches getjpeg cutouts; thread-safe, one requests.Session per thread."""
+
+    def __init__(self, base_url: str, size: int, scale: float, timeout: float = 30,
+                 retry: Retry | None = None, requests_per_second: float = 10):
+        self.url = base_url.rstrip("/") + CUTOUT_PATH
+        self.size, self.scale, self.timeout = size, scale, timeout
+        self.retry = retry or Retry()
+        self.limiter = RateLimiter(requests_per_second)
+        self.local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+        return self.local.session
+
+    def fetch(self, ra: float, dec: float) -> CutoutResult:
+        params = {"ra": f"{ra:.7f}", "dec": f"{dec:.7f}", "scale": f"{self.scale:.6g}",
+                  "width": self.size, "height": self.size}
+        status, error = None, ""
+        for attempt in range(1, self.retry.attempts + 1):
+            self.limiter.wait()
+            try:
+                resp = self._session().get(self.url, params=params, timeout=self.timeout)
+                status = resp.status_code
+                if status == 404:
+                    return CutoutResult("outside_footprint", attempt, 404, "HTTP 404: outside the survey footprint")
+                if 400 <= status < 500:
+                    return CutoutResult("failed", attempt, status, f"HTTP {status}: {_error_text(resp)}")
+                if status != 200:
+                    raise SkyServerError(f"HTTP {status}")
+                data = resp.content
+                if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+                    raise SkyServerError("JPEG is truncated (no end-of-image marker)")
+                decode_image(data, self.size)
+                return CutoutResult("ok", attempt, status, "", data)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    SkyServerError, ImageError) as err:
+                error = f"{type(err).__name__}: {err}"
+                if attempt < self.retry.attempts:
+                    time.sleep(self.retry.delay(attempt))
+        return CutoutResult("failed", self.retry.attempts, status, error)

@@ -1,0 +1,313 @@
+"""A synthetic SDSS universe with known truth (../shared/reference/synthetic.md).
+
+Population: redshift and stellar mass with the paper sample's marginals, the star-forming main
+sequence, Shen et al. sizes, sSFR-driven colours with redder bulges, Bell et al. mass-to-light,
+the r < 17.77 main-sample cut. Truth: oh_p50 = Tremonti MZR + Mannucci-shaped SFR term + hidden
+scatter; the hidden term is what no image can reveal (the floor).
+
+Images: GalSim bulge + disk (+ star-forming knots) convolved with a Moffat seeing PSF, drawn at
+SDSS's native 0.396"/px in nanomaggies, with neighbours, foreground stars and sky noise, mapped
+i,r,g -> R,G,B with a Lupton asinh stretch, resampled to the requested grid and saved as JPEG.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+
+import galsim
+import numpy as np
+import pandas as pd
+from astropy.cosmology import FlatLambdaCDM
+from PIL import Image
+from scipy.ndimage import map_coordinates
+
+from .metrics import nmad, rmse
+from .relations import (
+    bell_log_ml_r,
+    main_sequence,
+    mannucci_sfr_slope,
+    shen_early_r50_kpc,
+    shen_late_r50_kpc,
+    tremonti_mzr,
+)
+
+COSMO = FlatLambdaCDM(H0=70, Om0=0.3)
+NATIVE_SCALE = 0.396  # SDSS arcsec per pixel
+R_LIMIT = 17.77  # SDSS main galaxy sample
+SUN_ABS_R = 4.65
+BANDS = ("g", "r", "i")
+
+
+@dataclass
+class PopulationSettings:
+    hidden_scatter: float = 0.06  # dex of oh_p50 that no image reveals
+    z_median: float = 0.071
+    z_sigma_ln: float = 0.545  # IQR 0.047-0.098
+    mass_median: float = 10.06
+    mass_sigma: float = 0.58  # IQR 9.64-10.42
+    mass_z_correlation: float = 0.55  # flux-limited samples: massive galaxies seen further
+    ms_scatter: float = 0.3
+    oh_error: float = 0.04  # half-width of the (p16, p84) interval
+
+
+def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Return (catalog with SDSS columns, hidden truth per galaxy, counts of cut galaxies)."""
+    s = settings or PopulationSettings()
+    rng = np.random.default_rng(seed)
+    pool_size = 6 * n + 1000
+    log_mass = rng.normal(s.mass_median, s.mass_sigma, pool_size)
+    zeta = (log_mass - s.mass_median) / s.mass_sigma
+    rho = s.mass_z_correlation
+    ln_z = np.log(s.z_median) + s.z_sigma_ln * (rho * zeta + np.sqrt(1 - rho**2) * rng.normal(size=pool_size))
+    z = np.exp(ln_z)
+    in_range = (log_mass > 8.5) & (log_mass < 11.5) & (z > 0.02) & (z < 0.3)
+    pool = _galaxies(rng, log_mass[in_range], z[in_range], s)
+    bright = (pool["modelMag_r"] < R_LIMIT).to_numpy()
+    pool = pool[bright].reset_index(drop=True)
+    if len(pool) < n:
+        raise RuntimeError(f"only {len(pool)} galaxies pass r < {R_LIMIT}; cannot draw {n}")
+    # the flux limit shifts the marginals: rake weights back to the paper sample's z and mass
+    weights = _rake(pool, {"lgm_tot_p50": (s.mass_median, s.mass_sigma, False),
+                           "z": (s.z_median, s.z_sigma_ln, True)})
+    pick = rng.choice(len(pool), size=n, replace=False, p=weights / weights.sum())
+    pop = pool.iloc[np.sort(pick)].reset_index(drop=True)
+    counts = {"drawn": pool_size, "cut_range": int((~in_range).sum()), "cut_r_limit": int((~bright).sum()),
+              "pool_after_cuts": len(pool), "kept": n}
+    pop.insert(0, "objID", _sdss_like_ids(rng, n, 1237600000000000000))
+    pop.insert(1, "specObjID", _sdss_like_ids(rng, n, 300000000000000000).astype(str))
+    pop.insert(2, "ra", rng.uniform(120, 240, n))
+    pop.insert(3, "dec", np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(0)), np.sin(np.radians(60)), n))))
+    catalog_cols = ["objID", "specObjID", "ra", "dec", "z", "zErr"] + [f"modelMag_{b}" for b in "ugriz"] + [
+        "petroMag_r", "petroR50_r", "petroR90_r", "oh_p16", "oh_p50", "oh_p84", "lgm_tot_p50",
+        "sfr_tot_p50", "bptclass"]
+    truth = pop.drop(columns=[c for c in catalog_cols if c not in ("objID",)])
+    return pop[catalog_cols], truth, counts
+
+
+def _rake(pool: pd.DataFrame, targets: dict, bins: int = 24, iterations: int = 8) -> np.ndarray:
+    """Weights that make each column's histogram follow a (log)normal target: raking."""
+    from scipy.stats import norm
+
+    w = np.ones(len(pool))
+    for _ in range(iterations):
+        for col, (median, sigma, log) in targets.items():
+            x = np.log(pool[col].to_numpy()) if log else pool[col].to_numpy()
+            mu = np.log(median) if log else median
+            edges = np.quantile(x, np.linspace(0, 1, bins + 1))
+            idx = np.clip(np.digitize(x, edges) - 1, 0, bins - 1)
+            want = np.diff(norm.cdf(edges, mu, sigma))
+            have = np.bincount(idx, weights=w, minlength=bins) / w.sum()
+            w *= (want / np.maximum(want.sum(), 1e-12) / np.maximum(have, 1e-12))[idx]
+    return w
+
+
+def _sdss_like_ids(rng: np.random.Generator, n: int, base: int) -> np.ndarray:
+    ids = base + rng.choice(10**13, size=n, replace=False)
+    return ids.astype(np.int64)
+
+
+def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: PopulationSettings) -> pd.DataFrame:
+    m = len(log_mass)
+    log_sfr = main_sequence(log_mass) + rng.normal(0, s.ms_scatter, m)
+    d_ms = log_sfr - main_sequence(log_mass)
+    sfr_term = mannucci_sfr_slope(log_mass, log_sfr) * d_ms
+    hidden = rng.normal(0, s.hidden_scatter, m)
+    oh = tremonti_mzr(log_mass) + sfr_term + hidden
+    # rest-frame colour: redder with mass, bluer above the main sequence; observed colour reddens with z
+    gr_rest = np.clip(0.50 + 0.13 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, 0.04, m), 0.12, 0.95)
+    gr = gr_rest + 0.9 * (z - 0.07)
+    ri = 0.10 + 0.33 * gr + rng.normal(0, 0.02, m)
+    ug = 0.85 + 1.25 * gr + rng.normal(0, 0.08, m)
+    iz = 0.04 + 0.25 * gr + rng.normal(0, 0.03, m)
+    log_l = log_mass - bell_log_ml_r(gr_rest)
+    d_l = COSMO.luminosity_distance(z).to("pc").value
+    r = SUN_ABS_R - 2.5 * log_l + 5 * np.log10(d_l / 10)
+    bt = np.clip(0.15 + 0.25 * (log_mass - 10) - 0.25 * d_ms + rng.normal(0, 0.1, m), 0.0, 0.8)
+    r50_kpc, sig = shen_late_r50_kpc(log_mass)
+    r50_kpc = r50_kpc * np.exp(rng.normal(0, 1, m) * sig)
+    kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).value / 60
+    hlr_disk = np.clip(r50_kpc / kpc_per_arcsec, 0.4, 30)
+    hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / kpc_per_arcsec, 0.2, 10)
+    cos_i = rng.uniform(0, 1, m)
+    q_disk = np.sqrt(cos_i**2 * (1 - 0.2**2) + 0.2**2)
+    seeing = np.exp(rng.normal(np.log(1.43), 0.1445, m))
+    r50_obs = np.sqrt(((1 - bt) * hlr_disk + bt * hlr_bulge) ** 2 + (0.5 * seeing) ** 2)
+    ssfr = log_sfr - log_mass
+    return pd.DataFrame({
+        "z": z,
+        "zErr": np.abs(rng.normal(1e-5, 5e-6, m)),
+        "modelMag_u": r + gr + ug,
+        "modelMag_g": r + gr,
+        "modelMag_r": r,
+        "modelMag_i": r - ri,
+        "modelMag_z": r - ri - iz,
+        "petroMag_r": r + 0.05,
+        "petroR50_r": r50_obs,
+        "petroR90_r": r50_obs * (2.3 + 0.8 * bt),
+        "oh_p16": oh - s.oh_error,
+        "oh_p50": oh,
+        "oh_p84": oh + s.oh_error,
+        "lgm_tot_p50": log_mass,
+        "sfr_tot_p50": log_sfr,
+        "bptclass": 1,
+        # hidden truth and rendering parameters (not in the catalog)
+        "hidden_scatter": hidden,
+        "sfr_term": sfr_term,
+        "bulge_fraction": bt,
+        "hlr_disk": hlr_disk,
+        "hlr_bulge": hlr_bulge,
+        "q_disk": q_disk,
+        "q_bulge": rng.uniform(0.65, 1.0, m),
+        "position_angle": rng.uniform(0, 180, m),
+        "seeing_fwhm": seeing,
+        "knot_fraction": np.clip(0.08 + 0.25 * (ssfr + 10.3), 0.0, 0.35),
+        "n_knots": rng.integers(10, 40, m),
+    })
+
+
+def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
+    """The part of oh_p50 no image can reveal: its RMSE and NMAD are a floor for any predictor."""
+    h = truth["hidden_scatter"].to_numpy()
+    return {"oh_p50": {"hidden_scatter_sigma": settings.hidden_scatter, "floor_rmse": rmse(h),
+                       "floor_nmad": nmad(h), "n": len(h),
+                       "note": "scatter of oh_p50 not encoded in any galaxy property that shapes the image"}}
+
+
+@dataclass
+class RenderSettings:
+    """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
+
+    band_scale: tuple[float, float, float] = (1.2, 1.0, 0.93)  # g, r, i multipliers before the stretch
+    softening: float = 10.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
+    q: float = 5.0
+    brightness: float = 0.8
+    sky_sigma: tuple[float, float, float] = (0.020, 0.028, 0.040)  # nMgy per native pixel, g r i
+    sky_offset: tuple[float, float, float] = (0.0, -0.002, 0.0)
+    jpeg_quality: int = 80
+    stars_per_frame: float = 0.7
+    galaxies_per_frame: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mag_to_nmgy(mag: np.ndarray | float) -> np.ndarray:
+    return 10 ** (-0.4 * (np.asarray(mag) - 22.5))
+
+
+def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Bulge and disk fluxes (nMgy) in g, r, i; bulges 0.25 mag redder in g-r, 0.08 in r-i."""
+    tot = _mag_to_nmgy(np.array([row.modelMag_g, row.modelMag_r, row.modelMag_i]))
+    bt = row.bulge_fraction
+    red = _mag_to_nmgy(np.array([0.25, 0.0, -0.08]) + 22.5)  # flux factor of a redder component
+    disk_ratio = (tot / tot[1]) / (bt * red + (1 - bt))
+    disk = (1 - bt) * tot[1] * disk_ratio
+    bulge = bt * tot[1] * disk_ratio * red
+    return bulge, disk
+
+
+def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: RenderSettings) -> tuple[np.ndarray, int]:
+    """Flux planes (g, r, i in nMgy per native pixel, sky noise included) of one galaxy's field."""
+    rng = np.random.default_rng(seed)
+    n_nat = int(np.ceil(size * scale / NATIVE_SCALE)) + 6
+    psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
+    beta = row.position_angle * galsim.degrees
+    offset = rng.uniform(-0.5, 0.5, 2)
+    gsp = galsim.GSParams(maximum_fft_size=8192)
+
+    def draw(obj: galsim.GSObject) -> np.ndarray:
+        conv = galsim.Convolve(obj, psf, gsparams=gsp)
+        return conv.drawImage(nx=n_nat, ny=n_nat, scale=NATIVE_SCALE, offset=offset).array
+
+    disk = draw(galsim.Exponential(half_light_radius=row.hlr_disk).shear(q=row.q_disk, beta=beta))
+    bulge = draw(galsim.DeVaucouleurs(half_light_radius=row.hlr_bulge, trunc=8 * row.hlr_bulge)
+                 .shear(q=row.q_bulge, beta=beta)) if row.bulge_fraction > 0.01 else np.zeros_like(disk)
+    f_bulge, f_disk = _band_fluxes(row)
+    kf = row.knot_fraction
+    if kf > 0.01:
+        knots = galsim.RandomKnots(int(row.n_knots), half_light_radius=row.hlr_disk, flux=1.0,
+                                   rng=galsim.BaseDeviate(int(seed % 2**31)))
+        knot_img = draw(knots.shear(q=row.q_disk, beta=beta))
+        blue = _mag_to_nmgy(np.array([-0.3, 0.0, 0.1]) + 22.5)
+    else:
+        knot_img, blue = 0.0, np.ones(3)
+    planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - kf) * disk + kf * blue[b] * knot_img)
+                       for b in range(3)])
+    planes += _neighbours(rng, n_nat, psf, gsp, settings)
+    sky = np.asarray(settings.sky_sigma)[:, None, None]
+    planes += np.asarray(settings.sky_offset)[:, None, None] + rng.normal(size=planes.shape) * sky
+    return planes, n_nat
+
+
+def planes_to_rgb(planes: np.ndarray, n_nat: int, size: int, scale: float, settings: RenderSettings) -> np.ndarray:
+    """SkyServer's order: asinh RGB on the native grid, then resample to the requested grid."""
+    rgb = asinh_rgb(planes[2], planes[1], planes[0], settings)
+    out = _resample(rgb, n_nat, size, scale)
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+
+
+def render_galaxy(row: pd.Series, size: int, scale: float, seed: int, settings: RenderSettings) -> np.ndarray:
+    """Render one galaxy to a (size, size, 3) uint8 RGB array, SkyServer style."""
+    planes, n_nat = render_planes(row, size, scale, seed, settings)
+    return planes_to_rgb(planes, n_nat, size, scale, settings)
+
+
+def _neighbours(rng: np.random.Generator, n: int, psf, gsp, settings: RenderSettings) -> np.ndarray:
+    """Foreground stars and background galaxies at random places away from the centre."""
+    out = np.zeros((3, n, n))
+    n_star, n_gal = rng.poisson(settings.stars_per_frame), rng.poisson(settings.galaxies_per_frame)
+    for k in range(n_star + n_gal):
+        is_star = k < n_star
+        while True:
+            pos = rng.uniform(-0.5, 0.5, 2) * n
+            if np.hypot(*pos) > 10:
+                break
+        if is_star:
+            r = rng.uniform(16.0, 22.5)
+            gr = rng.uniform(0.3, 1.5)
+            obj = psf
+        else:
+            r = rng.uniform(18.0, 22.5)
+            gr = rng.uniform(0.4, 1.2)
+            obj = galsim.Convolve(galsim.Exponential(half_light_radius=rng.uniform(0.4, 1.5))
+                                  .shear(q=rng.uniform(0.3, 1), beta=rng.uniform(0, 180) * galsim.degrees), psf,
+                                  gsparams=gsp)
+        ri = 0.1 + 0.4 * gr
+        img = obj.drawImage(nx=n, ny=n, scale=NATIVE_SCALE, offset=pos).array
+        for b, mag in enumerate((r + gr, r, r - ri)):
+            out[b] += _mag_to_nmgy(mag) * img
+    return out
+
+
+def asinh_rgb(i: np.ndarray, r: np.ndarray, g: np.ndarray, settings: RenderSettings) -> np.ndarray:
+    """Lupton et al. (2004) colour-preserving asinh stretch: i, r, g (nMgy) -> R, G, B in [0, 1]."""
+    s = settings.band_scale
+    chans = np.stack([i * s[2], r * s[1], g * s[0]])
+    mean = chans.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(mean > 1e-9, np.arcsinh(settings.softening * mean) / (settings.q * mean),
+                          settings.softening / settings.q)
+    rgb = np.clip(chans * factor * settings.brightness, 0, None)
+    peak = rgb.max(axis=0)
+    rgb = np.where(peak > 1, rgb / np.maximum(peak, 1e-9), rgb)  # clip keeping the colour
+    return rgb.transpose(1, 2, 0)
+
+
+def _resample(rgb: np.ndarray, n_nat: int, size: int, scale: float) -> np.ndarray:
+    """Bilinear resampling of the native 0.396"/px grid to `size` px of `scale` arcsec."""
+    centres = (np.arange(size) + 0.5 - size / 2) * scale / NATIVE_SCALE + n_nat / 2 - 0.5
+    yy, xx = np.meshgrid(centres, centres, indexing="ij")
+    return np.stack([map_coordinates(rgb[..., c], [yy, xx], order=1, mode="nearest") for c in range(3)], -1)
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def galaxy_seed(seed: int, obj_id: int) -> int:
+    """Per-galaxy seed independent of sharding and order."""
+    return int(np.random.SeedSequence([seed, int(obj_id) % 2**63]).generate_state(1)[0])
