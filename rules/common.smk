@@ -2,6 +2,7 @@
 
 import os
 
+
 def check_config(cfg):
     """Checks the JSON schema cannot express; each error names the config key."""
     size = cfg["cutouts"]["size"]

@@ -33,3 +33,15 @@ def random_shift(x: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch
     cols = (shifts[:, 1:2] + max_shift) + torch.arange(w, device=dev)  # (N, W)
     out = padded[torch.arange(n, device=dev)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last
+
+
+def dihedral_where(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:
+    """Per-sample dihedral symmetry of a square (N, C, H, W) batch without a host sync.
+
+    Bit 2 of ks transposes, bit 0 flips columns, bit 1 flips rows: the 8 compositions are the
+    8 symmetries (not in `dihedral`'s order, which does not matter for random augmentation).
+    """
+    shape = (-1, 1, 1, 1)
+    x = torch.where((ks & 4).bool().view(shape), x.transpose(-1, -2), x)
+    x = torch.where((ks & 1).bool().view(shape), x.flip(-1), x)
+    return torch.where((ks & 2).bool().view(shape), x.flip(-2), x)

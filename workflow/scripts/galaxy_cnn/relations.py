@@ -41,3 +41,25 @@ def shen_early_r50_kpc(log_mass: np.ndarray) -> np.ndarray:
 def bell_log_ml_r(g_minus_r: np.ndarray, kroupa_offset: float = 0.15) -> np.ndarray:
     """Bell et al. (2003) r-band mass-to-light ratio from g - r, shifted to a Kroupa IMF."""
     return -0.306 + 1.097 * np.asarray(g_minus_r, dtype=float) - kroupa_offset
+
+
+C_KM_S = 299_792.458
+
+
+def comoving_distance_mpc(z: np.ndarray, h0: float = 70.0, omega_m: float = 0.3) -> np.ndarray:
+    """Flat Lambda-CDM line-of-sight comoving distance (Mpc), by quadrature on a fine grid."""
+    z = np.asarray(z, dtype=float)
+    grid = np.linspace(0.0, max(float(np.max(z, initial=0.0)), 1e-6) * 1.001, 4001)
+    inv_e = 1.0 / np.sqrt(omega_m * (1 + grid) ** 3 + (1 - omega_m))
+    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (inv_e[1:] + inv_e[:-1]) * np.diff(grid))])
+    return C_KM_S / h0 * np.interp(z, grid, cumulative)
+
+
+def luminosity_distance_mpc(z: np.ndarray) -> np.ndarray:
+    return (1 + np.asarray(z, dtype=float)) * comoving_distance_mpc(z)
+
+
+def kpc_per_arcsec(z: np.ndarray) -> np.ndarray:
+    """Proper kpc per arcsec at redshift z (angular-diameter distance)."""
+    d_a = comoving_distance_mpc(z) / (1 + np.asarray(z, dtype=float))
+    return d_a * 1000 * np.pi / (180 * 3600)

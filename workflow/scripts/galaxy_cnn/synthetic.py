@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass, field
 import galsim
 import numpy as np
 import pandas as pd
-from astropy.cosmology import FlatLambdaCDM
 from PIL import Image
 from scipy.ndimage import map_coordinates
 
 from .metrics import nmad, rmse
 from .relations import (
     bell_log_ml_r,
+    kpc_per_arcsec,
+    luminosity_distance_mpc,
     main_sequence,
     mannucci_sfr_slope,
     shen_early_r50_kpc,
@@ -32,7 +33,6 @@ from .relations import (
     tremonti_mzr,
 )
 
-COSMO = FlatLambdaCDM(H0=70, Om0=0.3)
 NATIVE_SCALE = 0.396  # SDSS arcsec per pixel
 R_LIMIT = 17.77  # SDSS main galaxy sample
 SUN_ABS_R = 4.65
@@ -121,14 +121,13 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     ug = 0.85 + 1.25 * gr + rng.normal(0, 0.08, m)
     iz = 0.04 + 0.25 * gr + rng.normal(0, 0.03, m)
     log_l = log_mass - bell_log_ml_r(gr_rest)
-    d_l = COSMO.luminosity_distance(z).to("pc").value
-    r = SUN_ABS_R - 2.5 * log_l + 5 * np.log10(d_l / 10)
+    r = SUN_ABS_R - 2.5 * log_l + 5 * np.log10(luminosity_distance_mpc(z) * 1e5)
     bt = np.clip(0.15 + 0.25 * (log_mass - 10) - 0.25 * d_ms + rng.normal(0, 0.1, m), 0.0, 0.8)
     r50_kpc, sig = shen_late_r50_kpc(log_mass)
     r50_kpc = r50_kpc * np.exp(rng.normal(0, 1, m) * sig)
-    kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).value / 60
-    hlr_disk = np.clip(r50_kpc / kpc_per_arcsec, 0.4, 30)
-    hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / kpc_per_arcsec, 0.2, 10)
+    scale = kpc_per_arcsec(z)
+    hlr_disk = np.clip(r50_kpc / scale, 0.4, 30)
+    hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / scale, 0.2, 10)
     cos_i = rng.uniform(0, 1, m)
     q_disk = np.sqrt(cos_i**2 * (1 - 0.2**2) + 0.2**2)
     seeing = np.exp(rng.normal(np.log(1.43), 0.1445, m))

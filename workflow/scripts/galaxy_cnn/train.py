@@ -150,6 +150,39 @@ def train_model(
         raise ValueError(
             f"only {len(data.train_x)} training galaxies for {target}: fewer than train.batch_size={cfg['batch_size']}"
         )
+    t0 = time.perf_counter()
+    if cfg["engine"] == "fast":
+        from .fast import train_fast
+
+        model, rows = train_fast(data.train_x, data.train_y, data.valid_x, data.valid_y, size, cfg, device,
+                                 compile_model=cfg["compile"], log=log.info)
+        history = pd.DataFrame(rows)[["epoch", "train_rmse", "valid_rmse"]]
+    else:
+        model, history = _train_fastai(data, size, cfg, device)
+    seconds = time.perf_counter() - t0
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise FloatingPointError(
+            f"training {target} at {size} px diverged (non-finite weights); try a lower train.lr "
+            f"(now {cfg['lr']}) or check that the images at {size} px are not all identical"
+        )
+    files.write_csv(history, out_history)
+    meta = {
+        "target": target,
+        "size": size,
+        "n_train": len(data.train_x),
+        "n_valid": len(data.valid_x),
+        "excluded": data.excluded,
+        "train_seconds": seconds,
+        "device": str(device),
+        "config": cfg,
+        "provenance": provenance.collect(),
+    }
+    save_model(model.float().to(memory_format=torch.contiguous_format), out_model, meta)
+    return meta
+
+
+def _train_fastai(data: TrainData, size: int, cfg: dict, device: torch.device) -> tuple[GalaxyRegressor, pd.DataFrame]:
+    """The plain path: a fastai Learner over device-resident tensor batches."""
     y_mean, y_std = float(data.train_y.mean()), float(data.train_y.std())
     model = GalaxyRegressor(y_mean, y_std)
     load_imagenet_body(model, cfg.get("pretrained"))
@@ -163,33 +196,12 @@ def train_model(
                     splitter=lambda m: [list(m.body.parameters()), list(m.head.parameters())])
     if device.type == "cuda":
         learn = learn.to_bf16().to_channelslast()
-    log.info("training %s at %d px on %s: %d train / %d valid galaxies, y mean %.4f std %.4f",
-             target, size, device, len(data.train_x), len(data.valid_x), y_mean, y_std)
-    t0 = time.perf_counter()
+    log.info("fastai: %d train / %d valid galaxies at %d px on %s, y mean %.4f std %.4f",
+             len(data.train_x), len(data.valid_x), size, device, y_mean, y_std)
     if cfg.get("pretrained"):
         learn.fine_tune(cfg["epochs"], base_lr=cfg["lr"], freeze_epochs=cfg["freeze_epochs"])
     else:
         learn.fit_one_cycle(cfg["epochs"], lr_max=cfg["lr"])
-    seconds = time.perf_counter() - t0
-    if not all(torch.isfinite(p).all() for p in learn.model.parameters()):
-        raise FloatingPointError(
-            f"training {target} at {size} px diverged (non-finite weights); try a lower train.lr "
-            f"(now {cfg['lr']}) or check that the images at {size} px are not all identical"
-        )
-    names = ["train_rmse", "valid_rmse"]
-    history = pd.DataFrame([v[:2] for v in learn.recorder.values], columns=names)
+    history = pd.DataFrame([v[:2] for v in learn.recorder.values], columns=["train_rmse", "valid_rmse"])
     history.insert(0, "epoch", np.arange(len(history)))
-    files.write_csv(history, out_history)
-    meta = {
-        "target": target,
-        "size": size,
-        "n_train": len(data.train_x),
-        "n_valid": len(data.valid_x),
-        "excluded": data.excluded,
-        "train_seconds": seconds,
-        "device": str(device),
-        "config": cfg,
-        "provenance": provenance.collect(),
-    }
-    save_model(learn.model.float().to(memory_format=torch.contiguous_format), out_model, meta)
-    return meta
+    return learn.model, history
