@@ -56,9 +56,9 @@ def test_pack_lists_unreadable_cutouts_instead_of_dropping_them(tmp_path):
     pd.DataFrame({"objID": [1, 2, 3, 4], "status": ["ok", "ok", "ok", "failed"]}).to_csv(tmp_path / "m.csv", index=False)
     report = images.pack_cutouts(str(tmp_path / "m.csv"), str(tmp_path), 16, str(tmp_path / "a.npy"), str(tmp_path / "i.csv"))
     arr, index = images.load_packed(str(tmp_path / "a.npy"), str(tmp_path / "i.csv"))
-    assert index["objID"].tolist() == [1] and arr.shape == (1, 16, 16, 3)
-    assert report["undecodable"] == 2 and set(report["rejected"]) == {2, 3}
-    assert abs(int(arr[0].mean()) - 100) <= 2
+    assert index["objID"].tolist() == [1] and arr.shape[1:] == (16, 16, 3)
+    assert report["packed"] == 1 and report["undecodable"] == 2 and set(report["rejected"]) == {2, 3}
+    assert abs(int(arr[index["row"][0]].mean()) - 100) <= 2
 
 
 def test_real_cutouts_pack(shared_data, tmp_path):
