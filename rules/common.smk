@@ -47,11 +47,29 @@ def prediction_files():
     return [f"results/predictions/{t}-{s}px.csv" for t, s in MODELS]
 
 
+MASS_PRED = (
+    f"results/predictions/lgm_tot_p50-{max(config['targets']['lgm_tot_p50'])}px.csv"
+    if "lgm_tot_p50" in config["targets"] and MAIN_TARGET != "lgm_tot_p50"
+    else None
+)
+
+
 def figure_files():
-    figs = ["pred_vs_true", "metrics_vs_size"]
+    figs = ["gallery", "distributions", "pred_vs_true", "metrics_vs_size"]
+    if MASS_PRED:
+        figs.append("stellar_mass")
     if "lgm_tot_p50" in _catalog_columns():
         figs.append("mzr")
     return [f"results/figures/{f}.{ext}" for f in figs for ext in ("png", "pdf")]
+
+
+def table_files():
+    return [
+        "results/baselines.csv",
+        "results/tables/paper_comparison.csv",
+        "results/tables/paper_comparison.md",
+        "results/tables/run_summary.csv",
+    ]
 
 
 def _catalog_columns():
@@ -62,8 +80,20 @@ def _catalog_columns():
 
 
 def final_outputs():
-    return ["results/metrics.csv"] + prediction_files() + figure_files()
+    return ["results/metrics.csv"] + prediction_files() + figure_files() + table_files()
 
 
 def train_device_resources():
     return 1 if config["train"]["device"] != "cpu" else 0
+
+
+def comparison_inputs(wildcards):
+    inputs = {
+        "metrics": "results/metrics.csv",
+        "baselines": "results/baselines.csv",
+        "predictions": f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
+        "catalog": "results/catalog.csv",
+    }
+    if MASS_PRED:
+        inputs["mass"] = MASS_PRED
+    return inputs

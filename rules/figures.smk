@@ -5,7 +5,11 @@ rule figure_pred_vs_true:
     input:
         f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
     output:
-        "results/figures/pred_vs_true.png",
+        report(
+            "results/figures/pred_vs_true.png",
+            caption="../report/pred_vs_true.rst",
+            category="Figures",
+        ),
         "results/figures/pred_vs_true.pdf",
     log:
         "logs/figures/pred_vs_true.log",
@@ -19,9 +23,14 @@ rule figure_pred_vs_true:
 
 rule figure_metrics_vs_size:
     input:
-        "results/metrics.csv",
+        metrics="results/metrics.csv",
+        baselines="results/baselines.csv",
     output:
-        "results/figures/metrics_vs_size.png",
+        report(
+            "results/figures/metrics_vs_size.png",
+            caption="../report/metrics_vs_size.rst",
+            category="Figures",
+        ),
         "results/figures/metrics_vs_size.pdf",
     log:
         "logs/figures/metrics_vs_size.log",
@@ -38,7 +47,11 @@ rule figure_mzr:
         predictions=f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
         catalog="results/catalog.csv",
     output:
-        "results/figures/mzr.png",
+        report(
+            "results/figures/mzr.png",
+            caption="../report/mzr.rst",
+            category="Figures",
+        ),
         "results/figures/mzr.pdf",
     log:
         "logs/figures/mzr.log",
@@ -46,3 +59,68 @@ rule figure_mzr:
         "../envs/figures.yaml"
     script:
         "../workflow/scripts/figure_mzr.py"
+
+
+rule figure_gallery:
+    input:
+        predictions=f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
+        packed="results/packed/images.npy",
+        index="results/packed/index.csv",
+    output:
+        report(
+            "results/figures/gallery.png",
+            caption="../report/gallery.rst",
+            category="Figures",
+        ),
+        "results/figures/gallery.pdf",
+    log:
+        "logs/figures/gallery.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        seed=config["split"]["seed"],
+    script:
+        "../workflow/scripts/figure_gallery.py"
+
+
+rule figure_distributions:
+    input:
+        f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
+    output:
+        report(
+            "results/figures/distributions.png",
+            caption="../report/distributions.rst",
+            category="Figures",
+        ),
+        "results/figures/distributions.pdf",
+    log:
+        "logs/figures/distributions.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        size=MAIN_SIZE,
+    script:
+        "../workflow/scripts/figure_distributions.py"
+
+
+if MASS_PRED:
+
+    rule figure_stellar_mass:
+        input:
+            mass=MASS_PRED,
+            catalog="results/catalog.csv",
+        output:
+            report(
+                "results/figures/stellar_mass.png",
+                caption="../report/stellar_mass.rst",
+                category="Figures",
+            ),
+            "results/figures/stellar_mass.pdf",
+        log:
+            "logs/figures/stellar_mass.log",
+        conda:
+            "../envs/figures.yaml"
+        params:
+            z_column=MAIN_TARGET,
+        script:
+            "../workflow/scripts/figure_stellar_mass.py"

@@ -31,9 +31,40 @@ def test_every_output_exists(tiny_run):
             assert (r / "predictions" / f"{target}-{s}px.csv").is_file()
             assert (tiny_run / "logs" / "train" / f"{target}-{s}px.log").is_file()
             assert (r / "benchmarks" / "train" / f"{target}-{s}px.tsv").is_file()
-    for fig in ["pred_vs_true", "metrics_vs_size", "mzr"]:
+    for fig in ["gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr"]:
         for ext in ("png", "pdf"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 5000
+    for name in ["baselines.csv", "tables/paper_comparison.csv", "tables/paper_comparison.md",
+                 "tables/run_summary.csv"]:
+        assert (r / name).is_file(), name
+
+
+def test_comparison_table_matches_metrics_and_paper(tiny_run):
+    from galaxy_cnn import paper
+
+    cmp = pd.read_csv(tiny_run / "results" / "tables" / "paper_comparison.csv")
+    table = pd.read_csv(tiny_run / "results" / "metrics.csv").query("target == 'oh_p50'")
+    for row in table.itertuples():
+        got = cmp[(cmp["quantity"] == "CNN Z_pred - Z_true") & (cmp["size"] == row.size)].set_index("metric")
+        assert got.loc["RMSE", "ours"] == pytest.approx(row.rmse, abs=1e-4)
+        published = paper.SIZES.set_index("size").loc[row.size, "nmad"]
+        assert got.loc["NMAD", "published"] == pytest.approx(published)
+        assert got.loc["NMAD", "difference"] == pytest.approx(row.nmad - published, abs=2e-4)
+    assert {"rf_default", "rf_tuned"} == set(pd.read_csv(tiny_run / "results" / "baselines.csv")["model"])
+
+
+def test_one_figure_rebuilds_alone_and_report_builds(tiny_run):
+    fig = tiny_run / "results" / "figures" / "gallery.png"
+    fig.unlink()
+    out = run_snakemake("--configfile", str(TINY), "--cores", "1", str(fig.relative_to(tiny_run)),
+                        workdir=tiny_run)
+    log = out.stdout + out.stderr
+    stats = log.split("Job stats")[-1].split("Reasons")[0]
+    assert fig.is_file()
+    assert "figure_gallery" in stats and "train" not in stats and "predict" not in stats
+    run_snakemake("--configfile", str(TINY), "--report", "results/report.html", workdir=tiny_run)
+    html = (tiny_run / "results" / "report.html").read_text(errors="replace")
+    assert "gallery.png" in html and "paper_comparison.csv" in html
 
 
 def test_every_galaxy_accounted_for(tiny_run):

@@ -1,6 +1,10 @@
-"""Fig. 4: RMSE and NMAD against image size."""
+"""Fig. 4: RMSE and NMAD against image size, the mean baseline, the random forests, the paper."""
 
-from galaxy_cnn import figures, runlog
+import pandas as pd
+from galaxy_cnn import figures, paper, runlog
 
 runlog.to_file(snakemake.log[0])
-figures.metrics_vs_size(snakemake.input[0], snakemake.params.target, list(snakemake.output))
+published = paper.SIZES if snakemake.params.target == "oh_p50" else None
+rf = pd.read_csv(snakemake.input.baselines).dropna(subset=["rmse"])
+figures.metrics_vs_size(snakemake.input.metrics, snakemake.params.target, list(snakemake.output),
+                        published=published, rf=rf if len(rf) else None)

@@ -1,6 +1,6 @@
-"""Fig. 6: the mass-metallicity relation."""
+"""Fig. 6: the mass-metallicity relation and the scatter ratio NMAD(CNN)/NMAD(SDSS)."""
 
 from galaxy_cnn import figures, runlog
 
-runlog.to_file(snakemake.log[0])
-figures.mass_metallicity(snakemake.input.predictions, snakemake.input.catalog, list(snakemake.output))
+log = runlog.to_file(snakemake.log[0])
+log.info("%s", figures.mass_metallicity(snakemake.input.predictions, snakemake.input.catalog, list(snakemake.output)))

@@ -56,14 +56,16 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     """Fig. 4: RMSE and NMAD against image size, with the predict-the-mean baseline as arrows."""
     m = pd.read_csv(metrics_csv)
     m = m[m["target"] == target].sort_values("size")
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    sizes = sorted(set(m["size"]) | (set(published["size"]) if published is not None else set()))
+    right = max(sizes)
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
         c = style.COLORS[key]
         ax.plot(m["size"], m[key], marker="o", color=c, label=f"CNN {name}")
         base = m[f"baseline_{key}"].iloc[0]
-        ax.annotate("", xy=(m["size"].max() * 1.9, base), xytext=(m["size"].max() * 3.2, base),
+        ax.annotate("", xy=(right * 1.6, base), xytext=(right * 2.8, base),
                     arrowprops={"arrowstyle": "->", "color": c, "lw": 2})
-        ax.text(m["size"].max() * 3.3, base, f"mean {name}", color=c, va="center", fontsize=9)
+        ax.text(right * 2.9, base, f"mean\n{name}", color=c, va="center", fontsize=9)
         if published is not None:
             ax.plot(published["size"], published[key], marker="s", mfc="none", ls=":", color=c,
                     label=f"Wu & Boada (2019) {name}")
@@ -71,29 +73,134 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
             for _, r in rf.iterrows():
                 ax.axhline(r[key], color=style.COLORS["rf" if "tuned" not in r["model"] else "rf_tuned"],
                            ls="-." if key == "rmse" else ":", lw=1,
-                           label=f"{r['model']} {name}")
+                           label=f"{'tuned' if 'tuned' in r['model'] else 'default'} random forest {name}")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(m["size"])
-    ax.set_xticklabels([str(s) for s in m["size"]])
-    ax.set_xlim(m["size"].min() / 1.5, m["size"].max() * 8)
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([str(s) for s in sizes])
+    ax.set_xlim(min(sizes) / 1.5, right * 7)
     ax.set_xlabel("image size [px]")
     ax.set_ylabel(f"scatter of {target} residuals [dex]")
     ax.legend(frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(0.78, 1.0))
     style.save(fig, out)
 
 
-def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str]) -> None:
-    """Fig. 6: the MZR with Z_true and Z_pred against the true stellar mass, and the Tremonti curve."""
+def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: int = 200) -> dict:
+    """Fig. 6: the MZR with Z_true and Z_pred against the true stellar mass, the Tremonti curve,
+    and the scatter ratio NMAD(CNN)/NMAD(SDSS) with the paper's binning and a bootstrap error."""
+    from .metrics import bootstrap_scatter_ratio, mzr_scatter_ratio
+
     df = pd.read_csv(pred_csv).merge(pd.read_csv(catalog_csv, usecols=["objID", "lgm_tot_p50"]), on="objID")
-    df = df[df["lgm_tot_p50"] > 0]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), sharex=True, sharey=True)
+    df = df[np.isfinite(df["lgm_tot_p50"]) & (df["lgm_tot_p50"] > 0)]
+    ratio, wstd, bins = mzr_scatter_ratio(df["lgm_tot_p50"], df["true"], df["pred"])
+    boot = bootstrap_scatter_ratio(df["lgm_tot_p50"], df["true"], df["pred"], n_boot=n_boot)
+    fig = plt.figure(figsize=(10, 6.2))
+    gs = GridSpec(2, 2, height_ratios=[1, 2.6], hspace=0.05, wspace=0.05, figure=fig)
+    top = fig.add_subplot(gs[0, :])
+    axes = [fig.add_subplot(gs[1, 0]), None]
+    axes[1] = fig.add_subplot(gs[1, 1], sharex=axes[0], sharey=axes[0])
     x = np.linspace(*TREMONTI_RANGE, 100)
-    for ax, col, name in ((axes[0], "true", "true"), (axes[1], "pred", "predicted (CNN)")):
+    for ax, col, name in ((axes[0], "true", "SDSS (MPA-JHU)"), (axes[1], "pred", "CNN")):
         ax.hexbin(df["lgm_tot_p50"], df[col], gridsize=40, mincnt=1, cmap=style.CMAP, bins="log")
         ax.plot(x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)")
         resid = df[col] - tremonti_mzr(df["lgm_tot_p50"])
-        ax.set_title(f"Z$_{{\\rm {col}}}$ ({name}): scatter about MZR NMAD {nmad(resid):.3f} dex")
+        ax.text(0.03, 0.95, f"Z$_{{\\rm {col}}}$ ({name})\nscatter about MZR: NMAD {nmad(resid):.3f} dex",
+                transform=ax.transAxes, va="top", fontsize=10)
         ax.set_xlabel(r"$\log M_\star / M_\odot$ (true) [dex]")
         ax.legend(loc="lower right", frameon=False)
     axes[0].set_ylabel(style.Z_LABEL)
+    axes[1].tick_params(labelleft=False)
+    top.scatter(bins["mass_centre"], bins["ratio"], s=300 * bins["n"] / max(bins["n"].max(), 1),
+                color=style.COLORS["cnn"], alpha=0.8)
+    top.axhline(ratio, color=style.COLORS["cnn"], ls="--", lw=1,
+                label=f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); paper 0.821 $\\pm$ 0.077")
+    top.axhline(1, color=style.COLORS["line"], lw=0.8)
+    top.set_ylabel("NMAD ratio\nCNN / SDSS")
+    top.set_xlim(*axes[0].get_xlim())
+    top.tick_params(labelbottom=False)
+    top.legend(loc="upper left", frameon=False, fontsize=8)
     style.save(fig, out)
+    return {"scatter_ratio": ratio, "scatter_ratio_wstd": wstd, "scatter_ratio_bootstrap": boot,
+            "n": len(df)}
+
+
+def distributions(pred_csv: str, out: list[str], size: int | None = None) -> None:
+    """Fig. 2: the distributions of Z_true and Z_pred on the test set."""
+    df = pd.read_csv(pred_csv)
+    lo, hi = np.percentile(np.r_[df["true"], df["pred"]], [0.2, 99.8])
+    edges = np.linspace(lo, hi, 50)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(df["true"], bins=edges, histtype="stepfilled", alpha=0.35, color=style.COLORS["baseline"],
+            label=f"Z$_{{\\rm true}}$ (median {df['true'].median():.3f}, std {df['true'].std():.3f})")
+    ax.hist(df["pred"], bins=edges, histtype="step", lw=2, color=style.COLORS["cnn"],
+            label=f"Z$_{{\\rm pred}}$ (median {df['pred'].median():.3f}, std {df['pred'].std():.3f})")
+    ax.set_xlabel(style.Z_LABEL)
+    ax.set_ylabel("galaxies per bin")
+    ax.legend(frameon=False, loc="upper left", title=f"test set, N = {len(df)}" + (f", {size} px" if size else ""))
+    style.save(fig, out)
+
+
+def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_row: int = 5,
+            seed: int = 0) -> pd.DataFrame:
+    """Fig. 1: test galaxies in rows a-g with Z_pred and Z_true on each stamp; returns the picks."""
+    from .images import load_packed
+
+    df = pd.read_csv(pred_csv)
+    images, index = load_packed(packed_npy, index_csv)
+    df = df.merge(index, on="objID")
+    df["res"] = df["pred"] - df["true"]
+    rng = np.random.default_rng(seed)
+    picks = {
+        "a: lowest Z_pred": df.nsmallest(per_row, "pred"),
+        "b: lowest Z_true": df.nsmallest(per_row, "true"),
+        "c: highest Z_pred": df.nlargest(per_row, "pred"),
+        "d: highest Z_true": df.nlargest(per_row, "true"),
+        "e: most negative residual": df.nsmallest(per_row, "res"),
+        "f: most positive residual": df.nlargest(per_row, "res"),
+        "g: random": df.iloc[rng.choice(len(df), min(per_row, len(df)), replace=False)],
+    }
+    fig, axes = plt.subplots(len(picks), per_row, figsize=(1.6 * per_row + 1.6, 1.75 * len(picks)),
+                             squeeze=False)
+    rows = []
+    for r, (label, sel) in enumerate(picks.items()):
+        for c in range(per_row):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(sel):
+                ax.axis("off")
+                continue
+            g = sel.iloc[c]
+            ax.imshow(images[int(g["row"])], interpolation="nearest")
+            ax.text(0.03, 0.97, f"pred {g['pred']:.2f}", color="white", fontsize=7, va="top",
+                    transform=ax.transAxes)
+            ax.text(0.03, 0.03, f"true {g['true']:.2f}", color="white", fontsize=7, transform=ax.transAxes)
+            rows.append({"row_label": label, "objID": int(g["objID"]), "true": g["true"], "pred": g["pred"]})
+        axes[r, 0].set_ylabel(label.replace(": ", ":\n"), fontsize=8)
+    fig.subplots_adjust(wspace=0.03, hspace=0.05)
+    style.save(fig, out)
+    return pd.DataFrame(rows)
+
+
+def stellar_mass(mass_pred_csv: str, z_catalog_csv: str, z_column: str, out: list[str]) -> dict:
+    """Fig. 5: M*_pred vs M*_true, and Z from the Tremonti MZR at M*_pred vs Z_true."""
+    m = pd.read_csv(mass_pred_csv).merge(pd.read_csv(z_catalog_csv, usecols=["objID", z_column]), on="objID")
+    in_range = (m["pred"] > TREMONTI_RANGE[0]) & (m["pred"] < TREMONTI_RANGE[1]) & np.isfinite(m[z_column])
+    z = m[in_range]
+    z_from_mass = tremonti_mzr(z["pred"].to_numpy())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, (xt, yp, lab) in zip(axes, ((m["true"], m["pred"], r"\log M_{\star,\rm true}"),
+                                        (z[z_column], z_from_mass, r"Z_{\rm true}")), strict=True):
+        lo, hi = np.percentile(np.r_[xt, yp], [0.5, 99.5])
+        ax.hist2d(xt, yp, bins=40, range=[[lo, hi], [lo, hi]], cmap=style.CMAP, cmin=1)
+        ax.plot([lo, hi], [lo, hi], color=style.COLORS["line"], ls="--", lw=1)
+        res = np.asarray(yp) - np.asarray(xt)
+        ax.text(0.03, 0.95, f"N = {len(res)}\nRMSE {rmse(res):.4f}\nNMAD {nmad(res):.4f}", transform=ax.transAxes,
+                va="top", fontsize=9)
+        ax.set_xlabel(f"${lab}$ [dex]")
+    axes[0].set_ylabel(r"$\log M_{\star,\rm pred}$ [dex] (CNN)")
+    axes[1].set_ylabel(r"Z from Tremonti MZR at $M_{\star,\rm pred}$ [dex]")
+    style.save(fig, out)
+    mres = m["pred"] - m["true"]
+    zres = z_from_mass - z[z_column].to_numpy()
+    return {"mass_rmse": rmse(mres), "mass_nmad": nmad(mres), "z_from_mass_rmse": rmse(zres),
+            "z_from_mass_nmad": nmad(zres), "z_from_mass_excluded_outside_mzr_range": int((~in_range).sum())}

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 
-def to_file(path: str | None) -> None:
+def to_file(path: str | None) -> logging.Logger:
     """Redirect stdout/stderr to `path` (appending) and log INFO and above there."""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -15,3 +15,4 @@ def to_file(path: str | None) -> None:
         sys.stdout = sys.stderr = stream
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return logging.getLogger("galaxy_cnn")
