@@ -15,8 +15,9 @@ $(BIN)/snakemake: pyproject.toml
 demo: $(BIN)/snakemake  ## the offline synthetic demo, end to end
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(BIN)/snakemake  ## unit tests, dry runs, lint, a tiny end-to-end run
+test: $(BIN)/snakemake  ## unit tests, dry runs, a tiny end-to-end run, then lint
 	$(BIN)/pytest
+	$(MAKE) lint
 
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check .

@@ -30,6 +30,8 @@ include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/metrics.smk"
 include: "rules/figures.smk"
+include: "rules/apply.smk"
+include: "rules/calibration.smk"
 
 
 rule all:

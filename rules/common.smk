@@ -40,6 +40,7 @@ MAIN_SIZE = max(config["targets"][MAIN_TARGET])
 wildcard_constraints:
     target=r"[A-Za-z][A-Za-z0-9_]*",
     size=r"\d+",
+    name=r"[A-Za-z0-9_.-]+",
     shard=r"\d+",
 
 
@@ -80,7 +81,17 @@ def _catalog_columns():
 
 
 def final_outputs():
-    return ["results/metrics.csv"] + prediction_files() + figure_files() + table_files()
+    applied = [f"results/applied/{name}.csv" for name in config.get("apply", {})]
+    real = config.get("calibration", {}).get("real_images", "")
+    if SOURCE == "synthetic" and real and os.path.isdir(real):
+        applied.append("results/calibration/comparison.csv")
+    return (
+        ["results/metrics.csv"]
+        + prediction_files()
+        + figure_files()
+        + table_files()
+        + applied
+    )
 
 
 def train_device_resources():

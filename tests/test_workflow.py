@@ -18,7 +18,20 @@ def test_paper_config_dry_run_lists_the_full_dag():
     assert jobs["catalog"] == 1 and jobs["cutouts_shard"] >= 2 and jobs["cutouts_manifest"] == 1
     assert jobs["pack"] == 1 and jobs["split"] == 1
     assert jobs["train"] == 9 and jobs["predict"] == 9 and jobs["metrics"] == 1
-    assert {"figure_pred_vs_true", "figure_metrics_vs_size", "figure_mzr"} <= set(jobs)
+    figures = {"gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr"}
+    assert {f"figure_{f}" for f in figures} <= set(jobs)
+    assert {"random_forest_baselines", "paper_comparison", "run_summary"} <= set(jobs)
+
+
+@pytest.mark.parametrize("profile", ["default", "slurm"])
+def test_profiles_dry_run(profile):
+    out = run_snakemake("-n", "--profile", f"profiles/{profile}", "--configfile", "config/config.yaml")
+    log = out.stdout + out.stderr
+    assert job_counts(out.stdout)["train"] == 9
+    train_jobs = re.findall(r"rule train:.*?resources: ([^\n]*)", log, re.S)
+    assert len(train_jobs) == 9 and all("gpu=1" in r for r in train_jobs)
+    if profile == "slurm":  # training asks SLURM for a GPU; downloads are localrules (below)
+        assert all("cpus_per_task=8" in r and "runtime=240" in r for r in train_jobs)
 
 
 def test_demo_is_the_default_and_dry_runs():
@@ -66,3 +79,12 @@ def test_bad_config_fails_before_any_job_naming_the_key(section, patch, named, t
 def test_lint_is_clean():
     out = run_snakemake("--lint").stdout + run_snakemake("--lint").stderr
     assert "Congratulations, your workflow is in a good condition!" in out
+
+
+def test_sdss_downloads_are_localrules_with_an_api_resource():
+    for stage, rule in (("catalog", "catalog"), ("cutouts", "cutouts_shard")):
+        text = (ROOT / "rules" / f"{stage}.smk").read_text()
+        sdss_branch = text[text.index('if SOURCE == "sdss"'):]
+        assert re.search(rf"localrules:\s+{rule},", sdss_branch)
+        block = sdss_branch[sdss_branch.index(f"rule {rule}:"):].split("\n\n")[0:6]
+        assert "sdss_api=1" in "\n".join(block)

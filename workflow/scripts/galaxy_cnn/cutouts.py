@@ -93,16 +93,41 @@ def render_synthetic_shard(catalog_csv: str, truth_csv: str, out_dir: str, shard
     return manifest
 
 
+LOCAL_SUFFIXES = IMAGE_SUFFIXES + (".fits", ".fit", ".fits.gz")
+
+
 def find_local_image(folder: Path, obj_id: int) -> Path | None:
-    for suffix in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES):
+    for suffix in LOCAL_SUFFIXES + tuple(s.upper() for s in LOCAL_SUFFIXES):
         p = folder / f"{obj_id}{suffix}"
         if p.exists():
             return p
     return None
 
 
+def fits_to_rgb(path: Path, size: int) -> np.ndarray:
+    """A g, r, i FITS cube (3, H, W) in flux units to SkyServer-like RGB uint8 (i, r, g -> R, G, B)."""
+    from astropy.io import fits
+
+    from .synthetic import RenderSettings, asinh_rgb
+
+    try:
+        with fits.open(path) as hdul:
+            cube = next((h.data for h in hdul if h.data is not None), None)
+    except OSError as err:
+        raise ImageError(f"cannot read FITS: {err}") from err
+    if cube is None or cube.ndim != 3 or 3 not in (cube.shape[0], cube.shape[-1]):
+        raise ImageError(f"FITS data must be a (3, H, W) g, r, i cube, got shape {getattr(cube, 'shape', None)}")
+    cube = np.asarray(cube, dtype=float)
+    if cube.shape[0] != 3:
+        cube = cube.transpose(2, 0, 1)
+    if cube.shape[1:] != (size, size):
+        raise ImageError(f"image is {cube.shape[2]}x{cube.shape[1]} px, expected {size}x{size}")
+    g, r, i = np.nan_to_num(cube)
+    return (np.clip(asinh_rgb(i, r, g, RenderSettings()), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def import_local_shard(catalog_csv: str, out_dir: str, shard: int, n_shards: int, cfg: dict, out_manifest: str) -> pd.DataFrame:
-    """Copy (JPEG) or convert (PNG) the user's images; wrong sizes and unreadable files are counted."""
+    """Copy (JPEG) or convert (PNG, FITS) the user's images; wrong sizes and unreadable files are counted."""
     from PIL import Image
 
     c = cfg["cutouts"]
@@ -116,10 +141,11 @@ def import_local_shard(catalog_csv: str, out_dir: str, shard: int, n_shards: int
         src = find_local_image(folder, obj_id)
         dest = out / f"{obj_id}.jpg"
         if src is None:
-            results.append(_row(obj_id, "missing", 0, None, f"no image {obj_id}.jpg/.png in {folder}"))
+            results.append(_row(obj_id, "missing", 0, None, f"no image {obj_id}.jpg/.png/.fits in {folder}"))
             continue
         try:
-            arr = decode_image(src.read_bytes(), c["size"])
+            is_fits = src.name.lower().endswith((".fits", ".fit", ".fits.gz"))
+            arr = fits_to_rgb(src, c["size"]) if is_fits else decode_image(src.read_bytes(), c["size"])
         except ImageError as err:
             results.append(_row(obj_id, "failed", 1, None, f"{src.name}: {err}"))
             continue

@@ -49,6 +49,7 @@ class PopulationSettings:
     mass_z_correlation: float = 0.55  # flux-limited samples: massive galaxies seen further
     ms_scatter: float = 0.3
     oh_error: float = 0.04  # half-width of the (p16, p84) interval
+    size_factor: float = 1.4  # multiplies the Shen et al. (2003) disk sizes: calibrated on real cutouts
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -124,7 +125,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     r = SUN_ABS_R - 2.5 * log_l + 5 * np.log10(luminosity_distance_mpc(z) * 1e5)
     bt = np.clip(0.15 + 0.25 * (log_mass - 10) - 0.25 * d_ms + rng.normal(0, 0.1, m), 0.0, 0.8)
     r50_kpc, sig = shen_late_r50_kpc(log_mass)
-    r50_kpc = r50_kpc * np.exp(rng.normal(0, 1, m) * sig)
+    r50_kpc = s.size_factor * r50_kpc * np.exp(rng.normal(0, 1, m) * sig)
     scale = kpc_per_arcsec(z)
     hlr_disk = np.clip(r50_kpc / scale, 0.4, 30)
     hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / scale, 0.2, 10)
@@ -177,12 +178,12 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
 class RenderSettings:
     """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
 
-    band_scale: tuple[float, float, float] = (1.2, 1.0, 0.93)  # g, r, i multipliers before the stretch
+    band_scale: tuple[float, float, float] = (1.32, 1.07, 0.93)  # g, r, i multipliers before the stretch
     softening: float = 10.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
-    brightness: float = 0.8
+    brightness: float = 0.9
     sky_sigma: tuple[float, float, float] = (0.020, 0.028, 0.040)  # nMgy per native pixel, g r i
-    sky_offset: tuple[float, float, float] = (0.0, -0.002, 0.0)
+    sky_offset: tuple[float, float, float] = (-0.006, -0.015, -0.012)  # SkyServer's sky is slightly over-subtracted
     jpeg_quality: int = 80
     stars_per_frame: float = 0.7
     galaxies_per_frame: float = 1.0

@@ -140,6 +140,7 @@ def train_model(
     out_history: str,
     cfg: dict,
     threads: int = 1,
+    cutouts: dict | None = None,
 ) -> dict:
     """Train a ResNet-34 regressor for `target` at `size` px; save the model and its history."""
     torch.set_num_threads(max(1, threads))
@@ -174,6 +175,7 @@ def train_model(
         "excluded": data.excluded,
         "train_seconds": seconds,
         "device": str(device),
+        "cutouts": {k: cutouts[k] for k in ("size", "scale")} if cutouts else None,
         "config": cfg,
         "provenance": provenance.collect(),
     }

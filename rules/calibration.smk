@@ -1,0 +1,36 @@
+# Synthetic universe vs real SkyServer cutouts: the same image statistics on both (issue: calibration).
+
+
+rule calibration:
+    input:
+        catalog="results/catalog.csv",
+        truth="results/synthetic/truth.csv",
+    output:
+        table=report(
+            "results/calibration/comparison.csv",
+            caption="../report/calibration.rst",
+            category="Synthetic universe",
+        ),
+        md="results/calibration/comparison.md",
+        stats="results/calibration/stats.csv",
+        figure=report(
+            "results/calibration/calibration.png",
+            caption="../report/calibration.rst",
+            category="Synthetic universe",
+        ),
+        gallery=report(
+            "results/calibration/gallery.png",
+            caption="../report/calibration_gallery.rst",
+            category="Synthetic universe",
+        ),
+    log:
+        "logs/calibration.log",
+    conda:
+        "../envs/simulate.yaml"
+    params:
+        real=config["calibration"]["real_images"],
+        n=config["calibration"]["n_synthetic"],
+        seed=config["synthetic"]["seed"],
+        out=lambda w, output: os.path.dirname(output.table),
+    script:
+        "../workflow/scripts/calibration.py"

@@ -1,0 +1,36 @@
+"""The synthetic universe against the 500 real SkyServer cutouts, measured the same way."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from galaxy_cnn import calibration, synthetic
+from galaxy_cnn.images import decode_image
+
+
+def test_image_stats_on_a_known_frame():
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal([10, 20, 30], 4.0, (128, 128, 3)), 0, 255)
+    yy, xx = np.indices((128, 128))
+    img[np.hypot(yy - 63.5, xx - 63.5) < 6] = [200, 150, 100]  # the galaxy
+    img[100:104, 20:24] = 250  # a neighbour of 16 px
+    s = calibration.image_stats(np.round(img).astype(np.uint8))
+    assert [s["sky_R"], s["sky_G"], s["sky_B"]] == pytest.approx([10, 20, 30], abs=0.6)
+    assert s["noise_G"] == pytest.approx(4.0, abs=0.8)  # 8-bit quantisation
+    assert [s["core_R"], s["core_G"], s["core_B"]] == pytest.approx([200, 150, 100], abs=1)
+    assert 3 < s["half_light_px"] < 6 and s["has_neighbour"] == 1.0
+
+
+def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
+    real = pd.DataFrame([calibration.image_stats(decode_image(p))
+                         for p in sorted((shared_data / "sdss-sample" / "images").glob("*.jpg"))])
+    cat, truth, _ = synthetic.draw_population(300, seed=11)
+    rows = cat.merge(truth, on="objID").head(80)
+    settings = synthetic.RenderSettings()
+    synth = pd.DataFrame([calibration.image_stats(decode_image(synthetic.jpeg_bytes(synthetic.render_galaxy(
+        r, 128, 0.296, synthetic.galaxy_seed(11, r.objID), settings), settings.jpeg_quality)))
+        for r in rows.itertuples(index=False)])  # served as SkyServer serves them: JPEG
+    for ch in "RGB":  # core colours within 10%
+        assert synth[f"core_{ch}"].median() == pytest.approx(real[f"core_{ch}"].median(), rel=0.10), ch
+    for col in ["sky_R", "sky_G", "sky_B", "noise_R", "noise_G", "noise_B", "peak", "half_light_px"]:
+        ratio = synth[col].median() / real[col].median()
+        assert 1 / 1.5 <= ratio <= 1.5, (col, ratio)

@@ -1,0 +1,144 @@
+"""Image statistics that compare synthetic cutouts with real SkyServer ones, measured identically.
+
+Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel (median and
+IQR/1.349 of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
+brightness (99.9th percentile of the luminance), light-weighted size (half-light radius in px of
+the sky-subtracted luminance inside 40 px of the centre) and whether the frame holds a neighbour
+(a second source of at least 6 px more than 5 sigma above the sky, away from the central galaxy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from . import files, synthetic
+from .images import decode_image
+
+CHANNELS = ("R", "G", "B")
+MEDIAN_TOLERANCE = 0.20  # each median within 20% (the goal set for tuning)
+
+
+def image_stats(rgb: np.ndarray) -> dict:
+    a = rgb.astype(float)
+    n = a.shape[0]
+    border = np.concatenate([a[:8].reshape(-1, 3), a[-8:].reshape(-1, 3), a[8:-8, :8].reshape(-1, 3),
+                             a[8:-8, -8:].reshape(-1, 3)])
+    sky = np.median(border, axis=0)
+    q75, q25 = np.percentile(border, [75, 25], axis=0)
+    noise = (q75 - q25) / 1.349  # Gaussian sigma from the interquartile range: less coarse than a MAD on 8 bits
+    c = n // 2
+    core = a[c - 4 : c + 4, c - 4 : c + 4].reshape(-1, 3).mean(axis=0)
+    lum = (a - sky).mean(axis=2)
+    lum_noise = max(float(noise.mean()), 0.5)
+    yy, xx = np.indices(lum.shape)
+    radius = np.hypot(yy - c + 0.5, xx - c + 0.5)
+    inner = (radius < 40) & (lum > 0)
+    order = np.argsort(radius[inner])
+    cum = np.cumsum(lum[inner][order])
+    half_light = float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)]) if cum.size and cum[-1] > 0 else 0.0
+    labels, _ = ndimage.label(lum > 5 * lum_noise)
+    central = labels[c - 2 : c + 2, c - 2 : c + 2]
+    central_ids = set(np.unique(central[central > 0]))
+    sizes = np.bincount(labels.ravel())
+    others = [i for i in range(1, len(sizes)) if i not in central_ids and sizes[i] >= 6]
+    row = {f"sky_{ch}": sky[k] for k, ch in enumerate(CHANNELS)}
+    row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
+    row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
+    row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
+            "has_neighbour": float(bool(others))}
+    return row
+
+
+def folder_stats(paths: list[Path], label: str) -> pd.DataFrame:
+    rows = [image_stats(decode_image(p)) | {"set": label, "file": Path(p).name} for p in paths]
+    return pd.DataFrame(rows)
+
+
+def render_sample(catalog_csv: str, truth_csv: str, n: int, seed: int, out_dir: Path) -> list[Path]:
+    """Render `n` catalog galaxies exactly as SkyServer cutouts are served: 128 px, 0.296"/px, JPEG."""
+    cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"}).merge(
+        pd.read_csv(truth_csv, dtype={"objID": "int64"}), on="objID")
+    rows = cat.sample(min(n, len(cat)), random_state=seed)
+    settings = synthetic.RenderSettings()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for row in rows.itertuples(index=False):
+        rgb = synthetic.render_galaxy(row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings)
+        path = out_dir / f"{row.objID}.jpg"
+        files.write_bytes(path, synthetic.jpeg_bytes(rgb, settings.jpeg_quality))
+        paths.append(path)
+    return paths
+
+
+def compare(stats: pd.DataFrame) -> pd.DataFrame:
+    """Median of every statistic per set, the synthetic/real ratio and whether it is within 20%."""
+    cols = [c for c in stats.columns if c not in ("set", "file")]
+    med = stats.groupby("set")[cols].median().T
+    mean = stats.groupby("set")[cols].mean().T
+    out = pd.DataFrame({"statistic": cols, "real_median": med["real"].to_numpy(),
+                        "synthetic_median": med["synthetic"].to_numpy()})
+    # the neighbour fraction is a mean of 0/1 flags, not a median
+    nb = out["statistic"] == "has_neighbour"
+    out.loc[nb, "real_median"] = mean.loc["has_neighbour", "real"]
+    out.loc[nb, "synthetic_median"] = mean.loc["has_neighbour", "synthetic"]
+    out["ratio"] = out["synthetic_median"] / out["real_median"].replace(0, np.nan)
+    out["within_20pct"] = (out["ratio"] - 1).abs() <= MEDIAN_TOLERANCE
+    return out
+
+
+def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int, seed: int, out_dir: str) -> pd.DataFrame:
+    """Render, measure both sets, write stats.csv, comparison.csv/.md, calibration.png, gallery.png."""
+    import matplotlib.pyplot as plt
+
+    from . import style
+    from .tables import to_markdown
+
+    out = Path(out_dir)
+    real_paths = sorted(Path(real_dir).glob("*.jpg"))
+    if not real_paths:
+        raise FileNotFoundError(f"calibration.real_images: no JPEG cutouts in {real_dir}")
+    synth_paths = render_sample(catalog_csv, truth_csv, n_synthetic, seed, out / "synthetic_cutouts")
+    stats = pd.concat([folder_stats(real_paths, "real"), folder_stats(synth_paths, "synthetic")], ignore_index=True)
+    files.write_csv(stats, out / "stats.csv", float_format="%.4f")
+    table = compare(stats)
+    files.write_csv(table, out / "comparison.csv", float_format="%.4f")
+    with files.atomic_path(out / "comparison.md") as tmp:
+        tmp.write_text(to_markdown(table))
+
+    style.apply()
+    cols = list(table["statistic"])
+    fig, axes = plt.subplots(3, 5, figsize=(16, 9))
+    for ax, col in zip(axes.flat, cols, strict=False):
+        lo, hi = np.percentile(stats[col], [1, 99])
+        bins = np.linspace(lo, hi + 1e-9, 25)
+        for label, color in (("real", style.COLORS["baseline"]), ("synthetic", style.COLORS["cnn"])):
+            v = stats.loc[stats["set"] == label, col]
+            ax.hist(v, bins=bins, histtype="step", lw=2, density=True, color=color,
+                    label=f"{label} ({np.median(v):.1f})" if col != "has_neighbour" else f"{label} ({v.mean():.2f})")
+        ax.set_title(col, fontsize=10)
+        ax.legend(fontsize=7, frameon=False)
+    for ax in axes.flat[len(cols):]:
+        ax.axis("off")
+    fig.suptitle(f"Synthetic ({(stats['set'] == 'synthetic').sum()}) vs real SDSS ({len(real_paths)}) cutouts, "
+                 "128 px at 0.296\"/px; median in brackets")
+    fig.tight_layout()
+    style.save(fig, [str(out / "calibration.png")])
+
+    rng = np.random.default_rng(seed)
+    pick = {"real": rng.choice(real_paths, 12, replace=False), "synthetic": rng.choice(synth_paths, 12, replace=False)}
+    fig, axes = plt.subplots(4, 6, figsize=(12, 8.4))
+    for r in range(4):
+        label = "real" if r < 2 else "synthetic"
+        for c in range(6):
+            ax = axes[r, c]
+            ax.imshow(decode_image(pick[label][(r % 2) * 6 + c]))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label)
+    fig.subplots_adjust(wspace=0.03, hspace=0.03)
+    style.save(fig, [str(out / "gallery.png")])
+    return table
