@@ -90,3 +90,22 @@ def test_random_shift_moves_pixels():
     out = random_shift(x, torch.tensor([[0, 0], [1, -2]]), 2)
     assert torch.equal(out[0], x[0])
     assert torch.equal(out[1, :, :5, 2:], x[1, :, 1:, :4])  # content moves up 1, right 2
+
+
+def test_fits_cubes_become_skyserver_like_rgb(tmp_path):
+    from astropy.io import fits
+    from galaxy_cnn.cutouts import fits_to_rgb
+
+    yy, xx = np.indices((32, 32))
+    galaxy = np.exp(-((yy - 16) ** 2 + (xx - 16) ** 2) / 8.0)
+    cube = np.stack([0.5 * galaxy, 1.0 * galaxy, 1.5 * galaxy])  # g, r, i: a red galaxy
+    fits.PrimaryHDU(cube).writeto(tmp_path / "1.fits")
+    rgb = fits_to_rgb(tmp_path / "1.fits", 32)
+    assert rgb.shape == (32, 32, 3) and rgb.dtype == np.uint8
+    r, g, b = rgb[16, 16].astype(int)
+    assert r > g > b and rgb[0, 0].max() < 5  # i -> R, g -> B; empty sky stays dark
+    with pytest.raises(images.ImageError, match="expected 64x64"):
+        fits_to_rgb(tmp_path / "1.fits", 64)
+    fits.PrimaryHDU(galaxy).writeto(tmp_path / "2.fits")
+    with pytest.raises(images.ImageError, match="g, r, i cube"):
+        fits_to_rgb(tmp_path / "2.fits", 32)

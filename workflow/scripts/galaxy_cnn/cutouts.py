@@ -51,10 +51,13 @@ def fetch_sdss_shard(catalog_csv: str, out_dir: str, shard: int, n_shards: int, 
     client = CutoutClient(cfg["sdss"]["url"], c["size"], c["scale"], c["timeout"],
                           Retry(attempts=c["retries"], base_delay=c["retry_delay"]), c["requests_per_second"])
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stale = files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
+    if stale:
+        log.info("shard %d: removed %d half-written files of a killed run", shard, stale)
 
     def work(row) -> dict:
         path = out / f"{int(row.objID)}.jpg"
-        files.remove_stale_parts(path)
         if path.exists() and is_verified(path, c["size"]):
             return _row(row.objID, "ok", 0, None, "")
         if not (np.isfinite(row.ra) and np.isfinite(row.dec)):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass, field
 
-import galsim
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -210,6 +209,8 @@ def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: RenderSettings) -> tuple[np.ndarray, int]:
     """Flux planes (g, r, i in nMgy per native pixel, sky noise included) of one galaxy's field."""
+    import galsim  # imported here: the FITS and colour helpers need no GalSim
+
     rng = np.random.default_rng(seed)
     n_nat = int(np.ceil(size * scale / NATIVE_SCALE)) + 6
     psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
@@ -256,6 +257,8 @@ def render_galaxy(row: pd.Series, size: int, scale: float, seed: int, settings: 
 
 def _neighbours(rng: np.random.Generator, n: int, psf, gsp, settings: RenderSettings) -> np.ndarray:
     """Foreground stars and background galaxies at random places away from the centre."""
+    import galsim  # imported here: the FITS and colour helpers need no GalSim
+
     out = np.zeros((3, n, n))
     n_star, n_gal = rng.poisson(settings.stars_per_frame), rng.poisson(settings.galaxies_per_frame)
     for k in range(n_star + n_gal):
