@@ -48,7 +48,7 @@ class PopulationSettings:
     mass_z_correlation: float = 0.55  # flux-limited samples: massive galaxies seen further
     ms_scatter: float = 0.3
     oh_error: float = 0.04  # half-width of the (p16, p84) interval
-    size_factor: float = 1.4  # multiplies the Shen et al. (2003) disk sizes: calibrated on real cutouts
+    size_factor: float = 1.6  # multiplies the Shen et al. (2003) disk sizes: calibrated on real cutouts
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -177,12 +177,12 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
 class RenderSettings:
     """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
 
-    band_scale: tuple[float, float, float] = (1.32, 1.07, 0.93)  # g, r, i multipliers before the stretch
+    band_scale: tuple[float, float, float] = (1.38, 1.07, 0.93)  # g, r, i multipliers before the stretch
     softening: float = 10.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
-    brightness: float = 0.9
-    sky_sigma: tuple[float, float, float] = (0.020, 0.028, 0.040)  # nMgy per native pixel, g r i
-    sky_offset: tuple[float, float, float] = (-0.006, -0.015, -0.012)  # SkyServer's sky is slightly over-subtracted
+    brightness: float = 0.95
+    sky_sigma: tuple[float, float, float] = (0.016, 0.030, 0.050)  # nMgy per native pixel, g r i
+    sky_offset: tuple[float, float, float] = (-0.003, -0.020, -0.026)  # SkyServer's sky is slightly over-subtracted
     jpeg_quality: int = 80
     stars_per_frame: float = 0.7
     galaxies_per_frame: float = 1.0
