@@ -177,10 +177,10 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
 class RenderSettings:
     """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
 
-    band_scale: tuple[float, float, float] = (1.38, 1.07, 0.93)  # g, r, i multipliers before the stretch
+    band_scale: tuple[float, float, float] = (1.28, 1.07, 0.93)  # g, r, i multipliers before the stretch
     softening: float = 10.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
-    brightness: float = 0.95
+    brightness: float = 0.9
     sky_sigma: tuple[float, float, float] = (0.016, 0.030, 0.050)  # nMgy per native pixel, g r i
     sky_offset: tuple[float, float, float] = (-0.003, -0.020, -0.026)  # SkyServer's sky is slightly over-subtracted
     jpeg_quality: int = 80
