@@ -159,7 +159,8 @@ def main() -> None:
     render_s = None if cached else time.perf_counter() - t0
     paths = [str(cut_dir / f"{o}.jpg") for o in cat["objID"]]
     t0 = time.perf_counter()
-    array, errors = images.pack_images(paths, 128, workers=args.workers, chunk=1000)
+    errors = images.pack_images_to(paths, 128, str(work / "packed.npy"), workers=args.workers, chunk=1000)
+    array = np.load(work / "packed.npy", mmap_mode="r")  # no second in-memory copy of 6 GB
     pack_s = time.perf_counter() - t0
     assert not any(errors)
     report.add("data", {"n_galaxies": len(cat), "render_seconds": render_s,

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import files, provenance
-from .cutouts import LOCAL_SUFFIXES, fits_to_rgb
-from .images import ImageError, decode_image, downsample
+from .cutouts import LOCAL_SUFFIXES, read_local_image
+from .images import ImageError, downsample
 from .model import load_model
 from .tta import predict_tta
 
@@ -31,12 +31,7 @@ def read_image_folder(folder: str | Path, size: int | None) -> tuple[list[str], 
         if not path.name.lower().endswith(LOCAL_SUFFIXES):
             continue
         try:
-            if path.name.lower().endswith((".fits", ".fit", ".fits.gz")):
-                if size is None:
-                    raise ImageError("FITS input needs the model's cutout size")
-                arr = fits_to_rgb(path, size)
-            else:
-                arr = decode_image(path, size)
+            arr = read_local_image(path, size)
         except ImageError as err:
             excluded[path.name] = str(err)
             continue

@@ -77,14 +77,11 @@ def render_sample(catalog_csv: str, truth_csv: str, n: int, seed: int, out_dir: 
 def compare(stats: pd.DataFrame) -> pd.DataFrame:
     """Median of every statistic per set, the synthetic/real ratio and whether it is within 20%."""
     cols = [c for c in stats.columns if c not in ("set", "file")]
-    med = stats.groupby("set")[cols].median().T
-    mean = stats.groupby("set")[cols].mean().T
-    out = pd.DataFrame({"statistic": cols, "real_median": med["real"].to_numpy(),
-                        "synthetic_median": med["synthetic"].to_numpy()})
-    # the neighbour fraction is a mean of 0/1 flags, not a median
-    nb = out["statistic"] == "has_neighbour"
-    out.loc[nb, "real_median"] = mean.loc["has_neighbour", "real"]
-    out.loc[nb, "synthetic_median"] = mean.loc["has_neighbour", "synthetic"]
+    by_set = stats.groupby("set")
+    typical = by_set[cols].median()
+    typical["has_neighbour"] = by_set["has_neighbour"].mean()  # a fraction of 0/1 flags, not a median
+    out = pd.DataFrame({"statistic": cols, "real_median": typical.loc["real", cols].to_numpy(),
+                        "synthetic_median": typical.loc["synthetic", cols].to_numpy()})
     out["ratio"] = out["synthetic_median"] / out["real_median"].replace(0, np.nan)
     out["within_20pct"] = (out["ratio"] - 1).abs() <= MEDIAN_TOLERANCE
     return out

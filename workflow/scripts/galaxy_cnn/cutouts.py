@@ -96,7 +96,8 @@ def render_synthetic_shard(catalog_csv: str, truth_csv: str, out_dir: str, shard
     return manifest
 
 
-LOCAL_SUFFIXES = IMAGE_SUFFIXES + (".fits", ".fit", ".fits.gz")
+FITS_SUFFIXES = (".fits", ".fit", ".fits.gz")
+LOCAL_SUFFIXES = IMAGE_SUFFIXES + FITS_SUFFIXES
 
 
 def find_local_image(folder: Path, obj_id: int) -> Path | None:
@@ -129,6 +130,15 @@ def fits_to_rgb(path: Path, size: int) -> np.ndarray:
     return (np.clip(asinh_rgb(i, r, g, RenderSettings()), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def read_local_image(path: Path, size: int | None) -> np.ndarray:
+    """A user's JPEG, PNG or g, r, i FITS cube as RGB uint8, checked to be size x size px."""
+    if path.name.lower().endswith(FITS_SUFFIXES):
+        if size is None:
+            raise ImageError("FITS input needs the cutout size")
+        return fits_to_rgb(path, size)
+    return decode_image(path, size)
+
+
 def import_local_shard(catalog_csv: str, out_dir: str, shard: int, n_shards: int, cfg: dict, out_manifest: str) -> pd.DataFrame:
     """Copy (JPEG) or convert (PNG, FITS) the user's images; wrong sizes and unreadable files are counted."""
     from PIL import Image
@@ -147,8 +157,7 @@ def import_local_shard(catalog_csv: str, out_dir: str, shard: int, n_shards: int
             results.append(_row(obj_id, "missing", 0, None, f"no image {obj_id}.jpg/.png/.fits in {folder}"))
             continue
         try:
-            is_fits = src.name.lower().endswith((".fits", ".fit", ".fits.gz"))
-            arr = fits_to_rgb(src, c["size"]) if is_fits else decode_image(src.read_bytes(), c["size"])
+            arr = read_local_image(src, c["size"])
         except ImageError as err:
             results.append(_row(obj_id, "failed", 1, None, f"{src.name}: {err}"))
             continue

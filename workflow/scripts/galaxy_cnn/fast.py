@@ -18,7 +18,7 @@ import time
 import torch
 
 from .augment import dihedral_where, random_shift
-from .model import GalaxyRegressor, load_imagenet_body
+from .model import GalaxyRegressor, load_imagenet_body, rmse_loss
 
 
 def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0,
@@ -116,7 +116,7 @@ def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tens
                 g["lr"], g["betas"] = lr, (mom, 0.99)
             with autocast:
                 pred = step_model(x).float()
-            loss = torch.sqrt(torch.nn.functional.mse_loss(pred, y))
+            loss = rmse_loss(pred, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -9,7 +9,7 @@ from matplotlib.gridspec import GridSpec
 
 from . import style
 from .metrics import binned_scatter, nmad, rmse
-from .relations import TREMONTI_RANGE, tremonti_mzr
+from .relations import TREMONTI_RANGE, in_tremonti_range, tremonti_mzr
 
 style.apply()
 
@@ -184,7 +184,7 @@ def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_
 def stellar_mass(mass_pred_csv: str, z_catalog_csv: str, z_column: str, out: list[str]) -> dict:
     """Fig. 5: M*_pred vs M*_true, and Z from the Tremonti MZR at M*_pred vs Z_true."""
     m = pd.read_csv(mass_pred_csv).merge(pd.read_csv(z_catalog_csv, usecols=["objID", z_column]), on="objID")
-    in_range = (m["pred"] > TREMONTI_RANGE[0]) & (m["pred"] < TREMONTI_RANGE[1]) & np.isfinite(m[z_column])
+    in_range = in_tremonti_range(m["pred"]) & np.isfinite(m[z_column])
     z = m[in_range]
     z_from_mass = tremonti_mzr(z["pred"].to_numpy())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))

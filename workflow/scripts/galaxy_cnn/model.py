@@ -58,6 +58,11 @@ class GalaxyRegressor(nn.Module):
         return out * self.y_std + self.y_mean
 
 
+
+def rmse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The paper's loss: RMSE of the predictions, in float32 whatever the autocast dtype."""
+    return torch.sqrt(nn.functional.mse_loss(pred.float(), target.float()))
+
 def load_imagenet_body(model: GalaxyRegressor, weights_path: str | None) -> None:
     """Load torchvision ResNet-34 ImageNet weights from a local file (no download here)."""
     if not weights_path:

@@ -7,6 +7,12 @@ import numpy as np
 TREMONTI_RANGE = (8.5, 11.5)
 
 
+def in_tremonti_range(log_mass: np.ndarray) -> np.ndarray:
+    """Where the Tremonti MZR is defined: 8.5 < log M* < 11.5 (False for NaN)."""
+    x = np.asarray(log_mass, dtype=float)
+    return (x > TREMONTI_RANGE[0]) & (x < TREMONTI_RANGE[1])
+
+
 def tremonti_mzr(log_mass: np.ndarray) -> np.ndarray:
     """Tremonti et al. (2004) eq. 3: 12 + log(O/H) = -1.492 + 1.847 x - 0.08026 x^2."""
     x = np.asarray(log_mass, dtype=float)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import files, paper
 from .metrics import bootstrap_scatter_ratio, mzr_scatter_ratio, nmad, rmse
-from .relations import TREMONTI_RANGE, tremonti_mzr
+from .relations import in_tremonti_range, tremonti_mzr
 
 
 def headline_numbers(z_pred_csv: str, catalog_csv: str, mass_pred_csv: str | None = None,
@@ -21,7 +21,7 @@ def headline_numbers(z_pred_csv: str, catalog_csv: str, mass_pred_csv: str | Non
     if "lgm_tot_p50" in cat.columns:
         zm = z.merge(cat[["objID", "lgm_tot_p50"]], on="objID")
         zm = zm[np.isfinite(zm["lgm_tot_p50"])]
-        inside = zm[(zm["lgm_tot_p50"] > TREMONTI_RANGE[0]) & (zm["lgm_tot_p50"] < TREMONTI_RANGE[1])]
+        inside = zm[in_tremonti_range(zm["lgm_tot_p50"])]
         res = inside["pred"] - tremonti_mzr(inside["lgm_tot_p50"].to_numpy())
         out["z_about_mzr"] = (rmse(res), nmad(res), len(res))
         ratio, _, _ = mzr_scatter_ratio(zm["lgm_tot_p50"], zm["true"], zm["pred"])
@@ -31,7 +31,7 @@ def headline_numbers(z_pred_csv: str, catalog_csv: str, mass_pred_csv: str | Non
         m = pd.read_csv(mass_pred_csv)
         out["mass_cnn"] = (rmse(m["pred"] - m["true"]), nmad(m["pred"] - m["true"]), len(m))
         mz = m.merge(z[["objID", "true"]].rename(columns={"true": "z_true"}), on="objID")
-        mz = mz[(mz["pred"] > TREMONTI_RANGE[0]) & (mz["pred"] < TREMONTI_RANGE[1])]
+        mz = mz[in_tremonti_range(mz["pred"])]
         res = tremonti_mzr(mz["pred"].to_numpy()) - mz["z_true"].to_numpy()
         out["z_from_mass"] = (rmse(res), nmad(res), len(res))
     return out

@@ -25,7 +25,7 @@ from . import files, provenance
 from .augment import random_dihedral, random_shift
 from .catalog import read_catalog
 from .images import downsample, load_packed
-from .model import GalaxyRegressor, load_imagenet_body, save_model
+from .model import GalaxyRegressor, load_imagenet_body, rmse_loss, save_model
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class TensorBatches:
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.targets[idx.to(self.device)]
-
-
-def rmse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt(torch.nn.functional.mse_loss(pred.float(), target.float()))
 
 
 @dataclass
