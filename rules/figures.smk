@@ -25,6 +25,7 @@ rule figure_metrics_vs_size:
     input:
         metrics="results/metrics.csv",
         baselines="results/baselines.csv",
+        floor="results/synthetic/floor.json" if SOURCE == "synthetic" else [],
     output:
         report(
             "results/figures/metrics_vs_size.png",

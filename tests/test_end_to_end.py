@@ -103,6 +103,8 @@ def test_metrics_agree_with_prediction_files(tiny_run):
 def test_floor_is_written_beside_the_catalog(tiny_run):
     floor = json.loads((tiny_run / "results" / "synthetic" / "floor.json").read_text())["oh_p50"]
     assert 0.03 < floor["floor_nmad"] < 0.1 and floor["n"] == 60
+    metrics = pd.read_csv(tiny_run / "results" / "metrics.csv").query("target == 'oh_p50'")
+    assert (metrics["nmad"] > floor["floor_nmad"]).all()  # no predictor beats the scatter no image reveals
 
 
 def test_training_is_deterministic_given_the_seed(tiny_run):

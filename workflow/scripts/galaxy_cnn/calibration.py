@@ -2,8 +2,9 @@
 
 Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel (median and
 IQR/1.349 of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
-brightness (99.9th percentile of the luminance), light-weighted size (half-light radius in px of
-the sky-subtracted luminance inside 40 px of the centre) and whether the frame holds a neighbour
+brightness (99.9th percentile of the luminance), two sizes (light-weighted: the half-light radius in px
+of the sky-subtracted luminance inside 40 px of the centre; isophotal: the radius of a circle with the
+area of the central source more than 3 sigma above the sky) and whether the frame holds a neighbour
 (a second source of at least 6 px more than 5 sigma above the sky, away from the central galaxy).
 """
 
@@ -40,6 +41,9 @@ def image_stats(rgb: np.ndarray) -> dict:
     order = np.argsort(radius[inner])
     cum = np.cumsum(lum[inner][order])
     half_light = float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)]) if cum.size and cum[-1] > 0 else 0.0
+    isophote, _ = ndimage.label(lum > 3 * lum_noise)
+    centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
+    isophotal = float(np.sqrt((isophote == centre_id).sum() / np.pi)) if centre_id else 0.0
     labels, _ = ndimage.label(lum > 5 * lum_noise)
     central = labels[c - 2 : c + 2, c - 2 : c + 2]
     central_ids = set(np.unique(central[central > 0]))
@@ -49,7 +53,7 @@ def image_stats(rgb: np.ndarray) -> dict:
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
     row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "has_neighbour": float(bool(others))}
+            "isophotal_radius_px": isophotal,             "has_neighbour": float(bool(others))}
     return row
 
 

@@ -52,8 +52,10 @@ def pred_vs_true(pred_csv: str, out: list[str], label: str = "Z", size: int | No
 
 
 def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd.DataFrame | None = None,
-                    rf: pd.DataFrame | None = None) -> None:
-    """Fig. 4: RMSE and NMAD against image size, with the predict-the-mean baseline as arrows."""
+                    rf: pd.DataFrame | None = None, floor: dict | None = None) -> None:
+    """Fig. 4: RMSE and NMAD against image size, with the predict-the-mean baseline as arrows.
+
+    `floor` (a synthetic universe's floor.json entry) adds the scatter no image can reveal."""
     m = pd.read_csv(metrics_csv)
     m = m[m["target"] == target].sort_values("size")
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -74,6 +76,8 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
                 ax.axhline(r[key], color=style.COLORS["rf" if "tuned" not in r["model"] else "rf_tuned"],
                            ls="-." if key == "rmse" else ":", lw=1,
                            label=f"{'tuned' if 'tuned' in r['model'] else 'default'} random forest {name}")
+        if floor is not None:
+            ax.axhline(floor[f"floor_{key}"], color=c, ls="--", lw=1, alpha=0.6, label=f"floor {name} (hidden scatter)")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes)
     ax.set_xticklabels([str(s) for s in sizes])

@@ -31,6 +31,15 @@ def mannucci_sfr_slope(log_mass: np.ndarray, log_sfr: np.ndarray) -> np.ndarray:
     return -0.14 + 0.12 * m - 0.108 * s
 
 
+TREMONTI_SCATTER = ((8.6, 0.19), (9.8, 0.115), (10.4, 0.085), (11.0, 0.07))  # half of P84-P16, their Table 3
+
+
+def tremonti_scatter(log_mass: np.ndarray) -> np.ndarray:
+    """Intrinsic scatter of 12 + log(O/H) about the Tremonti MZR (dex), interpolated in log M*."""
+    x, y = zip(*TREMONTI_SCATTER, strict=True)
+    return np.interp(np.asarray(log_mass, dtype=float), x, y)
+
+
 def shen_late_r50_kpc(log_mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shen et al. (2003) late-type half-light radius (kpc) and its scatter in ln R50."""
     mass = 10.0 ** np.asarray(log_mass, dtype=float)

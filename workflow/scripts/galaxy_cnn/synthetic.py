@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from PIL import Image
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 from .metrics import nmad, rmse
 from .relations import (
@@ -30,6 +30,7 @@ from .relations import (
     shen_early_r50_kpc,
     shen_late_r50_kpc,
     tremonti_mzr,
+    tremonti_scatter,
 )
 
 NATIVE_SCALE = 0.396  # SDSS arcsec per pixel
@@ -49,6 +50,7 @@ class PopulationSettings:
     ms_scatter: float = 0.3
     oh_error: float = 0.04  # half-width of the (p16, p84) interval
     size_factor: float = 1.6  # multiplies the Shen et al. (2003) disk sizes: calibrated on real cutouts
+    colour_scatter: float = 0.06  # rest-frame g - r at fixed mass and SFR (dust, ages)
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -111,20 +113,27 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     m = len(log_mass)
     log_sfr = main_sequence(log_mass) + rng.normal(0, s.ms_scatter, m)
     d_ms = log_sfr - main_sequence(log_mass)
-    sfr_term = mannucci_sfr_slope(log_mass, log_sfr) * d_ms
+    sfr_slope = mannucci_sfr_slope(log_mass, log_sfr)
+    sfr_term = sfr_slope * d_ms
+    # at fixed mass compact galaxies are metal-richer (Ellison et al. 2008); this term fills the visible part
+    # of the Tremonti et al. scatter that the SFR term and the hidden scatter leave
+    size_residual = rng.normal(0, 1, m)  # ln R50 about the Shen relation, in units of its scatter
+    size_sigma = np.sqrt(np.clip(tremonti_scatter(log_mass) ** 2 - s.hidden_scatter**2 - (sfr_slope * s.ms_scatter) ** 2,
+                                 0, None))
+    size_term = -size_sigma * size_residual
     hidden = rng.normal(0, s.hidden_scatter, m)
-    oh = tremonti_mzr(log_mass) + sfr_term + hidden
+    oh = tremonti_mzr(log_mass) + sfr_term + size_term + hidden
     # rest-frame colour: redder with mass, bluer above the main sequence; observed colour reddens with z
-    gr_rest = np.clip(0.50 + 0.13 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, 0.04, m), 0.12, 0.95)
+    gr_rest = np.clip(0.50 + 0.13 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, s.colour_scatter, m), 0.12, 0.95)
     gr = gr_rest + 0.9 * (z - 0.07)
     ri = 0.10 + 0.33 * gr + rng.normal(0, 0.02, m)
     ug = 0.85 + 1.25 * gr + rng.normal(0, 0.08, m)
     iz = 0.04 + 0.25 * gr + rng.normal(0, 0.03, m)
     log_l = log_mass - bell_log_ml_r(gr_rest)
     r = SUN_ABS_R - 2.5 * log_l + 5 * np.log10(luminosity_distance_mpc(z) * 1e5)
-    bt = np.clip(0.15 + 0.25 * (log_mass - 10) - 0.25 * d_ms + rng.normal(0, 0.1, m), 0.0, 0.8)
+    bt = np.clip(0.12 + 0.22 * (log_mass - 10) - 0.25 * d_ms + rng.normal(0, 0.1, m), 0.0, 0.8)
     r50_kpc, sig = shen_late_r50_kpc(log_mass)
-    r50_kpc = s.size_factor * r50_kpc * np.exp(rng.normal(0, 1, m) * sig)
+    r50_kpc = s.size_factor * r50_kpc * np.exp(size_residual * sig)
     scale = kpc_per_arcsec(z)
     hlr_disk = np.clip(r50_kpc / scale, 0.4, 30)
     hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / scale, 0.2, 10)
@@ -133,6 +142,10 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     seeing = np.exp(rng.normal(np.log(1.43), 0.1445, m))
     r50_obs = np.sqrt(((1 - bt) * hlr_disk + bt * hlr_bulge) ** 2 + (0.5 * seeing) ** 2)
     ssfr = log_sfr - log_mass
+    # disk structure: grand-design arms in massive disks, patchy lopsided light and clumps in star-forming dwarfs
+    spiral = rng.random(m) < np.clip(0.35 + 0.4 * (log_mass - 9.8), 0.1, 0.8)
+    n_arms = np.where(spiral, rng.choice([2, 2, 2, 3, 4], m), 0)
+    dwarf = np.clip((10.0 - log_mass) / 1.2, 0, 1)
     return pd.DataFrame({
         "z": z,
         "zErr": np.abs(rng.normal(1e-5, 5e-6, m)),
@@ -153,6 +166,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
         # hidden truth and rendering parameters (not in the catalog)
         "hidden_scatter": hidden,
         "sfr_term": sfr_term,
+        "size_term": size_term,
         "bulge_fraction": bt,
         "hlr_disk": hlr_disk,
         "hlr_bulge": hlr_bulge,
@@ -160,8 +174,18 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
         "q_bulge": rng.uniform(0.65, 1.0, m),
         "position_angle": rng.uniform(0, 180, m),
         "seeing_fwhm": seeing,
-        "knot_fraction": np.clip(0.08 + 0.25 * (ssfr + 10.3), 0.0, 0.35),
-        "n_knots": rng.integers(10, 40, m),
+        "structure_fraction": np.clip(np.where(spiral, rng.uniform(0.25, 0.5, m), rng.uniform(0.1, 0.3, m))
+                                      + 0.3 * dwarf, 0, 0.7),
+        "n_arms": n_arms,
+        "arm_pitch_deg": rng.uniform(15, 35, m),
+        "arm_phase": rng.uniform(0, 2 * np.pi, m),
+        "arm_sharpness": rng.uniform(1.0, 3.0, m),
+        "lopsidedness": np.clip(rng.uniform(0, 0.25, m) + 0.35 * dwarf * rng.random(m), 0, 0.6),
+        "lopsided_angle": rng.uniform(0, 2 * np.pi, m),
+        "patchiness": rng.uniform(0.2, 0.5, m) + 0.4 * dwarf,
+        "clump_fraction": np.clip(0.05 + 0.15 * (ssfr + 10.3), 0.0, 0.2),
+        "n_clumps": rng.integers(4, 20, m),
+        "clump_kpc": rng.uniform(0.2, 0.6, m),
     })
 
 
@@ -177,15 +201,16 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
 class RenderSettings:
     """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
 
-    band_scale: tuple[float, float, float] = (1.28, 1.07, 0.93)  # g, r, i multipliers before the stretch
-    softening: float = 10.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
+    band_scale: tuple[float, float, float] = (1.22, 1.04, 0.93)  # g, r, i multipliers before the stretch
+    softening: float = 20.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
-    brightness: float = 0.9
-    sky_sigma: tuple[float, float, float] = (0.016, 0.030, 0.050)  # nMgy per native pixel, g r i
-    sky_offset: tuple[float, float, float] = (-0.003, -0.020, -0.026)  # SkyServer's sky is slightly over-subtracted
-    jpeg_quality: int = 80
-    stars_per_frame: float = 0.7
-    galaxies_per_frame: float = 1.0
+    brightness: float = 0.8
+    sky_sigma: tuple[float, float, float] = (0.016, 0.020, 0.026)  # nMgy per native pixel, g r i (~0.7 x nominal)
+    sky_offset: tuple[float, float, float] = (0.0025, 0.002, 0.005)  # residual sky left in SkyServer's frames
+    smoothing_px: float = 1.5  # Gaussian sigma (native px): SkyServer's sky noise is correlated over ~4 px
+    jpeg_quality: int = 92  # SkyServer's quantisation tables correspond to about 92
+    stars_per_frame: float = 1.2
+    galaxies_per_frame: float = 2.0
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -226,20 +251,75 @@ def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: 
     bulge = draw(galsim.DeVaucouleurs(half_light_radius=row.hlr_bulge, trunc=8 * row.hlr_bulge)
                  .shear(q=row.q_bulge, beta=beta)) if row.bulge_fraction > 0.01 else np.zeros_like(disk)
     f_bulge, f_disk = _band_fluxes(row)
-    kf = row.knot_fraction
-    if kf > 0.01:
-        knots = galsim.RandomKnots(int(row.n_knots), half_light_radius=row.hlr_disk, flux=1.0,
-                                   rng=galsim.BaseDeviate(int(seed % 2**31)))
-        knot_img = draw(knots.shear(q=row.q_disk, beta=beta))
-        blue = _mag_to_nmgy(np.array([-0.3, 0.0, 0.1]) + 22.5)
-    else:
-        knot_img, blue = 0.0, np.ones(3)
-    planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - kf) * disk + kf * blue[b] * knot_img)
-                       for b in range(3)])
+    structure, clumps = _disk_structure(row, n_nat, offset, psf, rng)
+    sf, cf = row.structure_fraction, row.clump_fraction
+    blue_arms = _mag_to_nmgy(np.array([-0.12, 0.0, 0.04]) + 22.5)  # arms a little bluer than the disk
+    blue_clumps = _mag_to_nmgy(np.array([-0.25, 0.0, 0.08]) + 22.5)  # HII regions much bluer
+    planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - sf - cf) * disk + sf * blue_arms[b] * structure
+                                                         + cf * blue_clumps[b] * clumps) for b in range(3)])
     planes += _neighbours(rng, n_nat, psf, gsp, settings)
     sky = np.asarray(settings.sky_sigma)[:, None, None]
     planes += np.asarray(settings.sky_offset)[:, None, None] + rng.normal(size=planes.shape) * sky
+    if settings.smoothing_px > 0:  # SkyServer's colour images are smooth: their sky noise is correlated over ~3 px
+        planes = gaussian_filter(planes, (0, settings.smoothing_px, settings.smoothing_px), mode="nearest")
     return planes, n_nat
+
+
+def _disk_structure(row, n_nat: int, offset: np.ndarray, psf, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-flux images (native grid, PSF-convolved) of the disk's arms / patchy light and of its clumps.
+
+    Drawn in numpy on the disk's face-on coordinates: logarithmic spiral arms (or none), lopsidedness and a
+    smoothed log-normal random field for patchiness; clumps are small Gaussians placed along the arms or
+    at random in the disk. Same inclination and position angle as the GalSim disk. The native grid is
+    fine enough: everything here is smoother than the seeing (FWHM >= 3 native px).
+    """
+    from scipy.signal import fftconvolve
+
+    centres = (np.arange(n_nat) - (n_nat - 1) / 2) * NATIVE_SCALE
+    x = centres[None, :] - offset[0] * NATIVE_SCALE
+    y = centres[:, None] - offset[1] * NATIVE_SCALE
+    beta = np.radians(row.position_angle)
+    root_q = np.sqrt(row.q_disk)
+    u = (x * np.cos(beta) + y * np.sin(beta)) * root_q  # along the major axis, face-on
+    v = (-x * np.sin(beta) + y * np.cos(beta)) / root_q
+    h = row.hlr_disk / 1.6783  # exponential scale length
+    radius = np.hypot(u, v) + 1e-6
+    phi = np.arctan2(v, u)
+    light = np.exp(-radius / h) * (1 - np.exp(-((radius / (0.7 * h)) ** 2)))  # the centre belongs to the bulge
+    light *= 1 + row.lopsidedness * np.cos(phi - row.lopsided_angle)
+    if row.n_arms > 0:
+        tan_pitch = np.tan(np.radians(row.arm_pitch_deg))
+        wave = np.cos(row.n_arms * (phi - np.log(radius / h) / tan_pitch - row.arm_phase))
+        light *= ((1 + wave) / 2) ** row.arm_sharpness
+    field = gaussian_filter(rng.normal(size=light.shape), sigma=max(0.4 * h / NATIVE_SCALE, 0.7))
+    light *= np.exp(row.patchiness * field / max(field.std(), 1e-9))
+
+    clumps = np.zeros_like(light)
+    n_clumps = int(row.n_clumps) if row.clump_fraction > 0.01 else 0
+    if n_clumps:
+        r_c = rng.gamma(2.0, h, n_clumps)  # radial distribution of an exponential disk, inside 2.5 h
+        r_c = np.where(r_c < 2.5 * h, r_c, rng.uniform(0, 2.5 * h, n_clumps))
+        if row.n_arms > 0:
+            phi_c = (np.log(r_c / h) / tan_pitch + row.arm_phase + 2 * np.pi * rng.integers(0, row.n_arms, n_clumps)
+                     / row.n_arms + rng.normal(0, 0.25, n_clumps))
+        else:
+            phi_c = rng.uniform(0, 2 * np.pi, n_clumps)
+        uc, vc = r_c * np.cos(phi_c) / root_q, r_c * np.sin(phi_c) * root_q  # back to the sky frame
+        col = (uc * np.cos(beta) - vc * np.sin(beta)) / NATIVE_SCALE + offset[0] + (n_nat - 1) / 2
+        lin = (uc * np.sin(beta) + vc * np.cos(beta)) / NATIVE_SCALE + offset[1] + (n_nat - 1) / 2
+        inside = (col > -0.5) & (col < n_nat - 0.5) & (lin > -0.5) & (lin < n_nat - 0.5)
+        np.add.at(clumps, (np.round(lin[inside]).astype(int), np.round(col[inside]).astype(int)),
+                  rng.lognormal(0, 0.7, n_clumps)[inside])
+        sigma_px = max(row.clump_kpc / kpc_per_arcsec(row.z), 0.3) / NATIVE_SCALE
+        clumps = gaussian_filter(clumps, sigma_px, mode="constant")  # all clumps share one size: one filter
+
+    psf_size = int(np.ceil(4 * psf.fwhm / NATIVE_SCALE)) | 1
+    kernel = psf.drawImage(nx=psf_size, ny=psf_size, scale=NATIVE_SCALE).array
+    out = []
+    for img in (light, clumps):
+        total = img.sum()
+        out.append(fftconvolve(img / total, kernel, mode="same") if total > 0 else np.zeros((n_nat, n_nat)))
+    return out[0], out[1]
 
 
 def planes_to_rgb(planes: np.ndarray, n_nat: int, size: int, scale: float, settings: RenderSettings) -> np.ndarray:
@@ -267,14 +347,14 @@ def _neighbours(rng: np.random.Generator, n: int, psf, gsp, settings: RenderSett
             pos = rng.uniform(-0.5, 0.5, 2) * n
             if np.hypot(*pos) > 10:
                 break
-        if is_star:
-            r = rng.uniform(16.0, 22.5)
-            gr = rng.uniform(0.3, 1.5)
+        if is_star:  # number counts rise ~0.2 dex per mag; halo turn-off stars and M dwarfs
+            r = _power_law_mag(rng, 15.0, 22.5, 0.2)
+            gr = rng.normal(0.4, 0.12) if rng.random() < 0.6 else rng.normal(1.3, 0.15)
             obj = psf
-        else:
-            r = rng.uniform(18.0, 22.5)
-            gr = rng.uniform(0.4, 1.2)
-            obj = galsim.Convolve(galsim.Exponential(half_light_radius=rng.uniform(0.4, 1.5))
+        else:  # faint field galaxies, counts rising ~0.4 dex per mag
+            r = _power_law_mag(rng, 18.0, 23.0, 0.4)
+            gr = rng.uniform(0.3, 1.1)
+            obj = galsim.Convolve(galsim.Exponential(half_light_radius=rng.uniform(0.3, 1.2))
                                   .shear(q=rng.uniform(0.3, 1), beta=rng.uniform(0, 180) * galsim.degrees), psf,
                                   gsparams=gsp)
         ri = 0.1 + 0.4 * gr
@@ -282,6 +362,12 @@ def _neighbours(rng: np.random.Generator, n: int, psf, gsp, settings: RenderSett
         for b, mag in enumerate((r + gr, r, r - ri)):
             out[b] += _mag_to_nmgy(mag) * img
     return out
+
+
+def _power_law_mag(rng: np.random.Generator, bright: float, faint: float, slope: float) -> float:
+    """A magnitude with dN/dm proportional to 10**(slope m) between `bright` and `faint`."""
+    lo, hi = 10 ** (slope * bright), 10 ** (slope * faint)
+    return float(np.log10(lo + rng.random() * (hi - lo)) / slope)
 
 
 def asinh_rgb(i: np.ndarray, r: np.ndarray, g: np.ndarray, settings: RenderSettings) -> np.ndarray:
