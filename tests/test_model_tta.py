@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 from galaxy_cnn.augment import dihedral
-from galaxy_cnn.model import GalaxyRegressor, load_imagenet_body, load_model, save_model
+from galaxy_cnn.model import (
+    GalaxyRegressor,
+    load_imagenet_body,
+    load_model,
+    precise_batchnorm,
+    save_model,
+)
 from galaxy_cnn.tta import predict_tta
 
 
@@ -60,3 +66,17 @@ def test_pretrained_weights_load_from_a_local_file(tmp_path):
     model = GalaxyRegressor()
     load_imagenet_body(model, str(tmp_path / "w.pth"))
     assert torch.equal(model.body[0].weight, net.conv1.weight)
+
+
+def test_precise_batchnorm_makes_eval_match_the_data():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4)).eval()
+    images = torch.randint(0, 256, (64, 8, 8, 3), dtype=torch.uint8)
+    x = images.permute(0, 3, 1, 2).float()
+    model[1].running_mean.fill_(1e3)  # stale statistics, as after a short training run
+    before = model(x).mean().item()
+    precise_batchnorm(model, images, batch_size=16)
+    features = model[0](x)
+    assert torch.allclose(model[1].running_mean, features.mean(dim=(0, 2, 3)), atol=1e-3)
+    assert abs(before) > 10 and abs(model(x).mean().item()) < 0.05  # eval output centred again
+    assert not model.training and model[1].momentum == 0.1  # mode and momentum restored

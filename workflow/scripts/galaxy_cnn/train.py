@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from . import files, provenance
 from .augment import random_dihedral, random_shift
 from .catalog import read_catalog
 from .images import downsample, load_packed
-from .model import GalaxyRegressor, load_imagenet_body, rmse_loss, save_model
+from .model import GalaxyRegressor, load_imagenet_body, precise_batchnorm, rmse_loss, save_model
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,14 @@ def train_model(
         history = pd.DataFrame(rows)[["epoch", "train_rmse", "valid_rmse"]]
     else:
         model, history = _train_fastai(data, size, cfg, device)
+    precise_batchnorm(model, data.train_x, 2 * cfg["batch_size"])
+    if len(data.valid_x):
+        from .fast import evaluate
+
+        valid = float(evaluate(model, data.valid_x.to(device), data.valid_y.float().to(device), 2 * cfg["batch_size"],
+                               nullcontext()))
+        model.eval()
+        log.info("validation RMSE after re-estimating BatchNorm statistics: %.4f", valid)
     seconds = time.perf_counter() - t0
     if not all(torch.isfinite(p).all() for p in model.parameters()):
         raise FloatingPointError(
