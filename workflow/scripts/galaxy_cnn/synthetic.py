@@ -2,12 +2,14 @@
 
 Population: redshift and stellar mass with the paper sample's marginals, the star-forming main
 sequence, Shen et al. sizes, sSFR-driven colours with redder bulges, Bell et al. mass-to-light,
-the r < 17.77 main-sample cut. Truth: oh_p50 = Tremonti MZR + Mannucci-shaped SFR term + hidden
-scatter; the hidden term is what no image can reveal (the floor).
+the r < 17.77 main-sample cut. Truth: oh_p50 = Tremonti MZR + Mannucci-shaped SFR term + a size
+term (filling Tremonti's mass-dependent scatter) + hidden scatter; the hidden term is what no image
+can reveal (the floor).
 
-Images: GalSim bulge + disk (+ star-forming knots) convolved with a Moffat seeing PSF, drawn at
-SDSS's native 0.396"/px in nanomaggies, with neighbours, foreground stars and sky noise, mapped
-i,r,g -> R,G,B with a Lupton asinh stretch, resampled to the requested grid and saved as JPEG.
+Images: GalSim bulge + disk convolved with a Moffat seeing PSF plus numpy disk structure (spiral
+arms, patchy lopsided light, star-forming clumps), drawn at SDSS's native 0.396"/px in nanomaggies,
+with neighbours, foreground stars and smoothed sky noise, mapped i,r,g -> R,G,B with a Lupton asinh
+stretch, resampled to the requested grid and saved as JPEG. Calibrated against real cutouts.
 """
 
 from __future__ import annotations
