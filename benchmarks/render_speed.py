@@ -30,7 +30,7 @@ def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.Re
     import galsim
 
     rng = np.random.default_rng(seed)
-    n_nat = int(np.ceil(size * scale / synthetic.NATIVE_SCALE)) + 6
+    n_nat = synthetic.native_grid_px(size, scale)
     psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
     beta = row.position_angle * galsim.degrees
     f_bulge, f_disk = synthetic._band_fluxes(row)

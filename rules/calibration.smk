@@ -31,6 +31,7 @@ rule calibration:
         real=config["calibration"]["real_images"],
         n=config["calibration"]["n_synthetic"],
         seed=config["synthetic"]["seed"],
+        render=config["synthetic"].get("render", {}),
         out=lambda w, output: os.path.dirname(output.table),
     script:
         "../workflow/scripts/calibration.py"

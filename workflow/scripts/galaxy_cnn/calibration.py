@@ -53,7 +53,7 @@ def image_stats(rgb: np.ndarray) -> dict:
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
     row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "isophotal_radius_px": isophotal,             "has_neighbour": float(bool(others))}
+            "isophotal_radius_px": isophotal, "has_neighbour": float(bool(others))}
     return row
 
 
@@ -62,12 +62,13 @@ def folder_stats(paths: list[Path], label: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_sample(catalog_csv: str, truth_csv: str, n: int, seed: int, out_dir: Path) -> list[Path]:
+def render_sample(catalog_csv: str, truth_csv: str, n: int, seed: int, out_dir: Path,
+                  settings: synthetic.RenderSettings | None = None) -> list[Path]:
     """Render `n` catalog galaxies exactly as SkyServer cutouts are served: 128 px, 0.296"/px, JPEG."""
     cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"}).merge(
         pd.read_csv(truth_csv, dtype={"objID": "int64"}), on="objID")
     rows = cat.sample(min(n, len(cat)), random_state=seed)
-    settings = synthetic.RenderSettings()
+    settings = settings or synthetic.RenderSettings()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for row in rows.itertuples(index=False):
@@ -91,8 +92,11 @@ def compare(stats: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int, seed: int, out_dir: str) -> pd.DataFrame:
-    """Render, measure both sets, write stats.csv, comparison.csv/.md, calibration.png, gallery.png."""
+def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int, seed: int, out_dir: str,
+              render: dict | None = None) -> pd.DataFrame:
+    """Render, measure both sets, write stats.csv, comparison.csv/.md, calibration.png, gallery.png.
+
+    `render` holds the config's synthetic.render overrides, so the cutouts measured are the ones trained on."""
     import matplotlib.pyplot as plt
 
     from . import style
@@ -102,7 +106,8 @@ def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int,
     real_paths = sorted(Path(real_dir).glob("*.jpg"))
     if not real_paths:
         raise FileNotFoundError(f"calibration.real_images: no JPEG cutouts in {real_dir}")
-    synth_paths = render_sample(catalog_csv, truth_csv, n_synthetic, seed, out / "synthetic_cutouts")
+    synth_paths = render_sample(catalog_csv, truth_csv, n_synthetic, seed, out / "synthetic_cutouts",
+                                synthetic.RenderSettings(**(render or {})))
     stats = pd.concat([folder_stats(real_paths, "real"), folder_stats(synth_paths, "synthetic")], ignore_index=True)
     files.write_csv(stats, out / "stats.csv", float_format="%.4f")
     table = compare(stats)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -96,6 +97,12 @@ def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GalaxyReg
     return model.to(device).eval(), ckpt["meta"]
 
 
+def float_batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """uint8 NHWC images (on any device) as float NCHW batches on `device`: what the models take."""
+    for s in range(0, len(images), batch_size):
+        yield images[s : s + batch_size].to(device).permute(0, 3, 1, 2).float()
+
+
 @torch.no_grad()
 def precise_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int) -> None:
     """Re-estimate BatchNorm running statistics with the final weights (PreciseBN, Wu & Johnson 2021).
@@ -111,11 +118,9 @@ def precise_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int) -
         m.momentum = None  # cumulative moving average over the pass
     was_training = model.training
     model.train()
-    device = next(model.parameters()).device
-    for s in range(0, len(images) - 1, batch_size):
-        x = images[s : s + batch_size].to(device).permute(0, 3, 1, 2).float()
+    for x in float_batches(images, batch_size, next(model.parameters()).device):
         if len(x) > 1:  # a batch of one has no variance
-            model(x.contiguous(memory_format=torch.channels_last))
+            model(x)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     model.train(was_training)

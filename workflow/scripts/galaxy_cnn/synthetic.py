@@ -234,12 +234,17 @@ def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return bulge, disk
 
 
+def native_grid_px(size: int, scale: float) -> int:
+    """Side of the native 0.396"/px frame that covers `size` px of `scale` arcsec, with a margin to resample."""
+    return int(np.ceil(size * scale / NATIVE_SCALE)) + 6
+
+
 def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: RenderSettings) -> tuple[np.ndarray, int]:
     """Flux planes (g, r, i in nMgy per native pixel, sky noise included) of one galaxy's field."""
     import galsim  # imported here: the FITS and colour helpers need no GalSim
 
     rng = np.random.default_rng(seed)
-    n_nat = int(np.ceil(size * scale / NATIVE_SCALE)) + 6
+    n_nat = native_grid_px(size, scale)
     psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
     beta = row.position_angle * galsim.degrees
     offset = rng.uniform(-0.5, 0.5, 2)
@@ -262,7 +267,7 @@ def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: 
     planes += _neighbours(rng, n_nat, psf, gsp, settings)
     sky = np.asarray(settings.sky_sigma)[:, None, None]
     planes += np.asarray(settings.sky_offset)[:, None, None] + rng.normal(size=planes.shape) * sky
-    if settings.smoothing_px > 0:  # SkyServer's colour images are smooth: their sky noise is correlated over ~3 px
+    if settings.smoothing_px > 0:  # SkyServer's colour images are smooth: their sky noise is correlated over ~4 px
         planes = gaussian_filter(planes, (0, settings.smoothing_px, settings.smoothing_px), mode="nearest")
     return planes, n_nat
 

@@ -7,6 +7,7 @@ import torch
 from tqdm import tqdm
 
 from .augment import dihedral
+from .model import float_batches
 
 
 @torch.no_grad()
@@ -26,9 +27,10 @@ def predict_tta(
     images = torch.as_tensor(np.asarray(images_u8))
     out = np.empty(len(images), np.float64)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    starts = range(0, len(images), batch_size)
-    for s in tqdm(starts, desc="predict", unit="batch", disable=not progress, mininterval=2):
-        x = images[s : s + batch_size].to(device).permute(0, 3, 1, 2).float()
+    n_batches = -(-len(images) // batch_size)
+    done = 0
+    for x in tqdm(float_batches(images, batch_size, device), total=n_batches, desc="predict", unit="batch",
+                  disable=not progress, mininterval=2):
         total = torch.zeros(len(x), device=device)
         for k in range(views):
             xv = dihedral(x, k)
@@ -36,7 +38,8 @@ def predict_tta(
                 xv = xv.contiguous(memory_format=torch.channels_last)
             with autocast:
                 total += model(xv).float()
-        out[s : s + batch_size] = (total / views).cpu().numpy()
+        out[done : done + len(x)] = (total / views).cpu().numpy()
+        done += len(x)
     return out
 
 
