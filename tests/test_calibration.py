@@ -19,6 +19,11 @@ def test_image_stats_on_a_known_frame():
     assert [s["core_R"], s["core_G"], s["core_B"]] == pytest.approx([200, 150, 100], abs=1)
     assert 3 < s["half_light_px"] < 6 and s["has_neighbour"] == 1.0
     assert s["isophotal_radius_px"] == pytest.approx(6, abs=0.5)  # the disc of radius 6 px, not the neighbour
+    assert s["colour_gradient"] == pytest.approx(1, abs=0.05)  # one colour throughout
+
+    img[(np.hypot(yy - 63.5, xx - 63.5) >= 3) & (np.hypot(yy - 63.5, xx - 63.5) < 6)] = [150, 150, 150]  # bluer rim
+    s = calibration.image_stats(np.round(img).astype(np.uint8))
+    assert s["colour_gradient"] > 1.2
 
 
 def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
@@ -35,6 +40,8 @@ def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
     for col in ["peak", "half_light_px", "isophotal_radius_px"]:  # the tuning goal: within 20%
         ratio = synth[col].median() / real[col].median()
         assert 1 / 1.2 <= ratio <= 1.2, (col, ratio)
+    ratio = synth["colour_gradient"].median() / real["colour_gradient"].median()  # disks bluer than cores, as real
+    assert 1 / 1.1 <= ratio <= 1.1, ("colour_gradient", ratio)
     assert synth["has_neighbour"].mean() == pytest.approx(real["has_neighbour"].mean(), abs=0.15)
     for col in ["sky_R", "sky_G", "sky_B", "noise_R", "noise_G", "noise_B"]:
         ratio = synth[col].median() / real[col].median()  # 8-bit medians of 2-4 counts: one count is 25-50%

@@ -4,7 +4,8 @@ Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel 
 IQR/1.349 of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
 brightness (99.9th percentile of the luminance), two sizes (light-weighted: the half-light radius in px
 of the sky-subtracted luminance inside 40 px of the centre; isophotal: the radius of a circle with the
-area of the central source more than 3 sigma above the sky) and whether the frame holds a neighbour
+area of the central source more than 3 sigma above the sky), the colour gradient (B/R of the outskirts,
+1 to 2.5 half-light radii, over B/R of the core: disks are bluer than bulges) and whether the frame holds a neighbour
 (a second source of at least 6 px more than 5 sigma above the sky, away from the central galaxy).
 """
 
@@ -41,6 +42,11 @@ def image_stats(rgb: np.ndarray) -> dict:
     order = np.argsort(radius[inner])
     cum = np.cumsum(lum[inner][order])
     half_light = float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)]) if cum.size and cum[-1] > 0 else 0.0
+    rim = (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)  # outskirts above the sky
+    rim_rgb = (a - sky)[rim].sum(axis=0)
+    core_rgb = (a - sky)[radius < 4].sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a frame without outskirts gives NaN, ignored by medians
+        gradient = (rim_rgb[2] / rim_rgb[0]) / (core_rgb[2] / core_rgb[0]) if rim.sum() >= 10 else np.nan
     isophote, _ = ndimage.label(lum > 3 * lum_noise)
     centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
     isophotal = float(np.sqrt((isophote == centre_id).sum() / np.pi)) if centre_id else 0.0
@@ -53,7 +59,7 @@ def image_stats(rgb: np.ndarray) -> dict:
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
     row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "isophotal_radius_px": isophotal, "has_neighbour": float(bool(others))}
+            "isophotal_radius_px": isophotal, "colour_gradient": gradient, "has_neighbour": float(bool(others))}
     return row
 
 
@@ -119,12 +125,12 @@ def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int,
     cols = list(table["statistic"])
     fig, axes = plt.subplots(3, 5, figsize=(16, 9))
     for ax, col in zip(axes.flat, cols, strict=False):
-        lo, hi = np.percentile(stats[col], [1, 99])
+        lo, hi = np.nanpercentile(stats[col], [1, 99])
         bins = np.linspace(lo, hi + 1e-9, 25)
         for label, color in (("real", style.COLORS["baseline"]), ("synthetic", style.COLORS["cnn"])):
-            v = stats.loc[stats["set"] == label, col]
+            v = stats.loc[stats["set"] == label, col].dropna()
             ax.hist(v, bins=bins, histtype="step", lw=2, density=True, color=color,
-                    label=f"{label} ({np.median(v):.1f})" if col != "has_neighbour" else f"{label} ({v.mean():.2f})")
+                    label=f"{label} ({v.median():.2f})" if col != "has_neighbour" else f"{label} ({v.mean():.2f})")
         ax.set_title(col, fontsize=10)
         ax.legend(fontsize=7, frameon=False)
     for ax in axes.flat[len(cols):]:

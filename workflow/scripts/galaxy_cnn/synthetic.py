@@ -126,7 +126,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     hidden = rng.normal(0, s.hidden_scatter, m)
     oh = tremonti_mzr(log_mass) + sfr_term + size_term + hidden
     # rest-frame colour: redder with mass, bluer above the main sequence; observed colour reddens with z
-    gr_rest = np.clip(0.50 + 0.13 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, s.colour_scatter, m), 0.12, 0.95)
+    gr_rest = np.clip(0.50 + 0.18 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, s.colour_scatter, m), 0.12, 0.95)
     gr = gr_rest + 0.9 * (z - 0.07)
     ri = 0.10 + 0.33 * gr + rng.normal(0, 0.02, m)
     ug = 0.85 + 1.25 * gr + rng.normal(0, 0.08, m)
@@ -203,14 +203,16 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
 class RenderSettings:
     """SkyServer-like rendering; the stretch constants are calibrated against real cutouts."""
 
-    band_scale: tuple[float, float, float] = (1.22, 1.04, 0.93)  # g, r, i multipliers before the stretch
+    band_scale: tuple[float, float, float] = (1.45, 1.08, 0.93)  # g, r, i multipliers before the stretch
     softening: float = 20.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
     brightness: float = 0.8
-    sky_sigma: tuple[float, float, float] = (0.016, 0.020, 0.026)  # nMgy per native pixel, g r i (~0.7 x nominal)
-    sky_offset: tuple[float, float, float] = (0.0025, 0.002, 0.005)  # residual sky left in SkyServer's frames
+    sky_sigma: tuple[float, float, float] = (0.0135, 0.019, 0.026)  # nMgy per native pixel, g r i (~0.7 x nominal)
+    sky_offset: tuple[float, float, float] = (0.002, 0.0019, 0.0042)  # residual sky left in SkyServer's frames
     smoothing_px: float = 1.5  # Gaussian sigma (native px): SkyServer's sky noise is correlated over ~4 px
     jpeg_quality: int = 92  # SkyServer's quantisation tables correspond to about 92
+    arm_colour: tuple[float, float, float] = (-0.35, 0.0, 0.10)  # g, r, i magnitude offsets of arms / patchy light
+    clump_colour: tuple[float, float, float] = (-0.50, 0.0, 0.15)  # ... and of clumps, from the disk's mean colour
     stars_per_frame: float = 1.2
     galaxies_per_frame: float = 2.0
     extra: dict = field(default_factory=dict)
@@ -260,10 +262,12 @@ def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: 
     f_bulge, f_disk = _band_fluxes(row)
     structure, clumps = _disk_structure(row, n_nat, offset, psf, rng)
     sf, cf = row.structure_fraction, row.clump_fraction
-    blue_arms = _mag_to_nmgy(np.array([-0.12, 0.0, 0.04]) + 22.5)  # arms a little bluer than the disk
-    blue_clumps = _mag_to_nmgy(np.array([-0.25, 0.0, 0.08]) + 22.5)  # HII regions much bluer
-    planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - sf - cf) * disk + sf * blue_arms[b] * structure
-                                                         + cf * blue_clumps[b] * clumps) for b in range(3)])
+    arms = _mag_to_nmgy(np.asarray(settings.arm_colour) + 22.5)  # flux factors: arms bluer than the disk
+    clump = _mag_to_nmgy(np.asarray(settings.clump_colour) + 22.5)  # HII regions bluer still
+    # the smooth disk is redder, so that the disk's totals keep the catalog's colours (bar the most structured dwarfs)
+    smooth = np.clip((1 - sf * arms - cf * clump) / (1 - sf - cf), 0.2, None)
+    planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - sf - cf) * smooth[b] * disk + sf * arms[b] * structure
+                                                         + cf * clump[b] * clumps) for b in range(3)])
     planes += _neighbours(rng, n_nat, psf, gsp, settings)
     sky = np.asarray(settings.sky_sigma)[:, None, None]
     planes += np.asarray(settings.sky_offset)[:, None, None] + rng.normal(size=planes.shape) * sky
@@ -292,7 +296,7 @@ def _disk_structure(row, n_nat: int, offset: np.ndarray, psf, rng: np.random.Gen
     h = row.hlr_disk / 1.6783  # exponential scale length
     radius = np.hypot(u, v) + 1e-6
     phi = np.arctan2(v, u)
-    light = np.exp(-radius / h) * (1 - np.exp(-((radius / (0.7 * h)) ** 2)))  # the centre belongs to the bulge
+    light = np.exp(-radius / (1.25 * h)) * (1 - np.exp(-((radius / h) ** 2)))  # outer disk; the centre is smooth
     light *= 1 + row.lopsidedness * np.cos(phi - row.lopsided_angle)
     if row.n_arms > 0:
         tan_pitch = np.tan(np.radians(row.arm_pitch_deg))
