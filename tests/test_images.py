@@ -74,7 +74,8 @@ def test_dihedral_views_are_the_eight_distinct_symmetries():
     views = {tuple(dihedral(x, k).flatten().tolist()) for k in range(8)}
     assert len(views) == 8
     assert torch.equal(dihedral(x, 0), x)
-    assert torch.equal(dihedral(x, 1), torch.rot90(x, 1, dims=(-2, -1)))
+    assert torch.equal(dihedral(x, 4), x.transpose(-1, -2))
+    assert torch.equal(dihedral(x, 3), torch.rot90(x, 2, dims=(-2, -1)))
 
 
 def test_random_dihedral_applies_each_samples_own_symmetry():

@@ -6,20 +6,23 @@ import torch
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """The k-th (0-7) of the 8 symmetries of the square on the last two dims of (..., H, W)."""
+    """The k-th (0-7) of the 8 symmetries of the square on the last two dims of (..., H, W).
+
+    Bit 2 of k transposes, bit 0 flips columns, bit 1 flips rows: the 8 compositions are the 8 symmetries.
+    """
     if k & 4:
         x = x.transpose(-1, -2)
-    return torch.rot90(x, k & 3, dims=(-2, -1))
+    if k & 1:
+        x = x.flip(-1)
+    return x.flip(-2) if k & 2 else x
 
 
 def random_dihedral(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:
-    """Apply symmetry ks[i] to sample i of an (N, C, H, W) batch."""
-    out = torch.empty_like(x)
-    for k in range(8):
-        sel = ks == k
-        if sel.any():
-            out[sel] = dihedral(x[sel], k)
-    return out
+    """Symmetry ks[i] (as in `dihedral`) of sample i of a square (N, C, H, W) batch, without a host sync."""
+    shape = (-1, 1, 1, 1)
+    x = torch.where((ks & 4).bool().view(shape), x.transpose(-1, -2), x)
+    x = torch.where((ks & 1).bool().view(shape), x.flip(-1), x)
+    return torch.where((ks & 2).bool().view(shape), x.flip(-2), x)
 
 
 def random_shift(x: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch.Tensor:
@@ -33,15 +36,3 @@ def random_shift(x: torch.Tensor, shifts: torch.Tensor, max_shift: int) -> torch
     cols = (shifts[:, 1:2] + max_shift) + torch.arange(w, device=dev)  # (N, W)
     out = padded[torch.arange(n, device=dev)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
     return out.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last
-
-
-def dihedral_where(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:
-    """Per-sample dihedral symmetry of a square (N, C, H, W) batch without a host sync.
-
-    Bit 2 of ks transposes, bit 0 flips columns, bit 1 flips rows: the 8 compositions are the
-    8 symmetries (not in `dihedral`'s order, which does not matter for random augmentation).
-    """
-    shape = (-1, 1, 1, 1)
-    x = torch.where((ks & 4).bool().view(shape), x.transpose(-1, -2), x)
-    x = torch.where((ks & 1).bool().view(shape), x.flip(-1), x)
-    return torch.where((ks & 2).bool().view(shape), x.flip(-2), x)

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from .augment import dihedral_where, random_shift
+from .augment import random_dihedral, random_shift
 from .model import GalaxyRegressor, load_imagenet_body, rmse_loss
 
 
@@ -56,7 +56,7 @@ class DeviceBatches:
         for b in range(len(self)):
             idx = order[b * self.bs : (b + 1) * self.bs]
             x = self.images[idx].permute(0, 3, 1, 2).float()
-            x = dihedral_where(x, ks[idx])
+            x = random_dihedral(x, ks[idx])
             if self.max_shift:
                 x = random_shift(x, shifts[idx], self.max_shift)
             yield x.contiguous(memory_format=torch.channels_last), self.targets[idx]
