@@ -18,7 +18,7 @@ import time
 import torch
 
 from .augment import random_dihedral, random_shift
-from .model import GalaxyRegressor, load_imagenet_body, rmse_loss
+from .model import GalaxyRegressor, float_batches, load_imagenet_body, rmse_loss
 
 
 def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0,
@@ -68,11 +68,11 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor
     """RMSE on (uint8 NHWC device) images, as a device scalar."""
     model.eval()
     total = torch.zeros((), device=images.device)
-    for s in range(0, len(images), batch_size):
-        x = images[s : s + batch_size].permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+    for start, x in zip(range(0, len(images), batch_size), float_batches(images, batch_size, images.device),
+                        strict=True):
         with autocast:
-            pred = model(x).float()
-        total += ((pred - targets[s : s + batch_size]) ** 2).sum()
+            pred = model(x.contiguous(memory_format=torch.channels_last)).float()
+        total += ((pred - targets[start : start + batch_size]) ** 2).sum()
     model.train()
     return torch.sqrt(total / len(images))
 
