@@ -58,7 +58,7 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     `floor` (a synthetic universe's floor.json entry) adds the scatter no image can reveal."""
     m = pd.read_csv(metrics_csv)
     m = m[m["target"] == target].sort_values("size")
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     sizes = sorted(set(m["size"]) | (set(published["size"]) if published is not None else set()))
     right = max(sizes)
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
@@ -84,7 +84,10 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     ax.set_xlim(min(sizes) / 1.5, right * 7)
     ax.set_xlabel("image size [px]")
     ax.set_ylabel(f"scatter of {target} residuals [dex]")
-    ax.legend(frameon=False, fontsize=8, loc="upper right", bbox_to_anchor=(0.78, 1.0))
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, max(hi, 1.06 * max(m["baseline_rmse"].iloc[0], m["baseline_nmad"].iloc[0])))  # arrows inside
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
     style.save(fig, out)
 
 
