@@ -15,7 +15,7 @@ def test_image_stats_on_a_known_frame():
     img[100:104, 20:24] = 250  # a neighbour of 16 px
     s = calibration.image_stats(np.round(img).astype(np.uint8))
     assert [s["sky_R"], s["sky_G"], s["sky_B"]] == pytest.approx([10, 20, 30], abs=0.6)
-    assert s["noise_G"] == pytest.approx(4.0, abs=0.8)  # 8-bit quantisation
+    assert [s["noise_R"], s["noise_G"], s["noise_B"]] == pytest.approx([4.0, 4.0, 4.0], abs=0.3)
     assert [s["core_R"], s["core_G"], s["core_B"]] == pytest.approx([200, 150, 100], abs=1)
     assert 3 < s["half_light_px"] < 6 and s["has_neighbour"] == 1.0
     assert s["isophotal_radius_px"] == pytest.approx(6, abs=0.5)  # the disc of radius 6 px, not the neighbour
@@ -37,12 +37,10 @@ def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
         for r in rows.itertuples(index=False)])  # served as SkyServer serves them: JPEG
     for ch in "RGB":  # core colours within 10%
         assert synth[f"core_{ch}"].median() == pytest.approx(real[f"core_{ch}"].median(), rel=0.10), ch
-    for col in ["peak", "half_light_px", "isophotal_radius_px"]:  # the tuning goal: within 20%
+    for col in ["sky_R", "sky_G", "sky_B", "noise_R", "noise_G", "noise_B", "peak", "half_light_px",
+                "isophotal_radius_px"]:  # the tuning goal: within 20%
         ratio = synth[col].median() / real[col].median()
         assert 1 / 1.2 <= ratio <= 1.2, (col, ratio)
     ratio = synth["colour_gradient"].median() / real["colour_gradient"].median()  # disks bluer than cores, as real
     assert 1 / 1.1 <= ratio <= 1.1, ("colour_gradient", ratio)
     assert synth["has_neighbour"].mean() == pytest.approx(real["has_neighbour"].mean(), abs=0.15)
-    for col in ["sky_R", "sky_G", "sky_B", "noise_R", "noise_G", "noise_B"]:
-        ratio = synth[col].median() / real[col].median()  # 8-bit medians of 2-4 counts: one count is 25-50%
-        assert 1 / 1.5 <= ratio <= 1.5, (col, ratio)

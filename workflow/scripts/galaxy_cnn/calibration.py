@@ -1,7 +1,7 @@
 """Image statistics that compare synthetic cutouts with real SkyServer ones, measured identically.
 
-Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel (median and
-IQR/1.349 of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
+Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel (sigma-clipped
+mean and standard deviation of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
 brightness (99.9th percentile of the luminance), two sizes (light-weighted: the half-light radius in px
 of the sky-subtracted luminance inside 40 px of the centre; isophotal: the radius of a circle with the
 area of the central source more than 3 sigma above the sky), the colour gradient (B/R of the outskirts,
@@ -24,14 +24,24 @@ CHANNELS = ("R", "G", "B")
 MEDIAN_TOLERANCE = 0.20  # each median within 20% (the goal set for tuning)
 
 
+def clipped_stats(values: np.ndarray, k: float = 3.0, iterations: int = 5) -> tuple[float, float]:
+    """Mean and standard deviation after iterative k-sigma clipping about the median.
+
+    Continuous, unlike quantiles of 8-bit values (a median sky of 2 or 3 counts, an IQR of 4 or 5, moves
+    a median over galaxies by 25-50%), and blind to the odd star in the border."""
+    keep = np.ones(values.shape, bool)
+    for _ in range(iterations):
+        spread = max(float(values[keep].std()), 0.5)
+        keep = np.abs(values - np.median(values[keep])) < k * spread
+    return float(values[keep].mean()), float(values[keep].std())
+
+
 def image_stats(rgb: np.ndarray) -> dict:
     a = rgb.astype(float)
     n = a.shape[0]
     border = np.concatenate([a[:8].reshape(-1, 3), a[-8:].reshape(-1, 3), a[8:-8, :8].reshape(-1, 3),
                              a[8:-8, -8:].reshape(-1, 3)])
-    sky = np.median(border, axis=0)
-    q75, q25 = np.percentile(border, [75, 25], axis=0)
-    noise = (q75 - q25) / 1.349  # Gaussian sigma from the interquartile range: less coarse than a MAD on 8 bits
+    sky, noise = np.array([clipped_stats(border[:, k]) for k in range(3)]).T
     c = n // 2
     core = a[c - 4 : c + 4, c - 4 : c + 4].reshape(-1, 3).mean(axis=0)
     lum = (a - sky).mean(axis=2)

@@ -207,8 +207,8 @@ class RenderSettings:
     softening: float = 20.0  # alpha*Q of Lupton et al. (2004): linear below ~1/softening nMgy
     q: float = 5.0
     brightness: float = 0.8
-    sky_sigma: tuple[float, float, float] = (0.0135, 0.019, 0.026)  # nMgy per native pixel, g r i (~0.7 x nominal)
-    sky_offset: tuple[float, float, float] = (0.002, 0.0019, 0.0042)  # residual sky left in SkyServer's frames
+    sky_sigma: tuple[float, float, float] = (0.0135, 0.0207, 0.0325)  # nMgy per native pixel, g r i (0.7-0.8 x nominal)
+    sky_offset: tuple[float, float, float] = (0.0017, 0.0019, 0.0045)  # residual sky left in SkyServer's frames
     smoothing_px: float = 1.5  # Gaussian sigma (native px): SkyServer's sky noise is correlated over ~4 px
     jpeg_quality: int = 92  # SkyServer's quantisation tables correspond to about 92
     arm_colour: tuple[float, float, float] = (-0.35, 0.0, 0.10)  # g, r, i magnitude offsets of arms / patchy light
