@@ -19,7 +19,13 @@ def test_image_stats_on_a_known_frame():
     assert [s["core_R"], s["core_G"], s["core_B"]] == pytest.approx([200, 150, 100], abs=1)
     assert 3 < s["half_light_px"] < 6 and s["has_neighbour"] == 1.0
     assert s["isophotal_radius_px"] == pytest.approx(6, abs=0.5)  # the disc of radius 6 px, not the neighbour
+    assert s["axis_ratio"] == pytest.approx(1, abs=0.05)  # a round disc
     assert s["colour_gradient"] == pytest.approx(1, abs=0.05)  # one colour throughout
+
+    flat = img.copy()
+    flat[np.hypot(yy - 63.5, xx - 63.5) < 6] = [10, 20, 30]
+    flat[np.hypot((yy - 63.5) / 3, xx - 63.5) < 4] = [200, 150, 100]  # an ellipse, 24 x 8 px
+    assert calibration.image_stats(np.round(flat).astype(np.uint8))["axis_ratio"] == pytest.approx(1 / 3, abs=0.05)
 
     img[(np.hypot(yy - 63.5, xx - 63.5) >= 3) & (np.hypot(yy - 63.5, xx - 63.5) < 6)] = [150, 150, 150]  # bluer rim
     s = calibration.image_stats(np.round(img).astype(np.uint8))
@@ -41,6 +47,7 @@ def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
                 "isophotal_radius_px"]:  # the tuning goal: within 20%
         ratio = synth[col].median() / real[col].median()
         assert 1 / 1.2 <= ratio <= 1.2, (col, ratio)
+    assert synth["axis_ratio"].median() == pytest.approx(real["axis_ratio"].median(), abs=0.1)  # inclinations
     ratio = synth["colour_gradient"].median() / real["colour_gradient"].median()  # disks bluer than cores, as real
     assert 1 / 1.1 <= ratio <= 1.1, ("colour_gradient", ratio)
     assert synth["has_neighbour"].mean() == pytest.approx(real["has_neighbour"].mean(), abs=0.15)

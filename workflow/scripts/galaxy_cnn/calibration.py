@@ -4,9 +4,10 @@ Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel 
 mean and standard deviation of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
 brightness (99.9th percentile of the luminance), two sizes (light-weighted: the half-light radius in px
 of the sky-subtracted luminance inside 40 px of the centre; isophotal: the radius of a circle with the
-area of the central source more than 3 sigma above the sky), the colour gradient (B/R of the outskirts,
-1 to 2.5 half-light radii, over B/R of the core: disks are bluer than bulges) and whether the frame holds a neighbour
-(a second source of at least 6 px more than 5 sigma above the sky, away from the central galaxy).
+area of the central source more than 3 sigma above the sky), that source's axis ratio b/a (light-weighted
+second moments), the colour gradient (B/R of the outskirts, 1 to 2.5 half-light radii, over B/R of the
+core: disks are bluer than bulges) and whether the frame holds a neighbour (a second source of at least
+6 px more than 5 sigma above the sky, away from the central galaxy).
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ def clipped_stats(values: np.ndarray, k: float = 3.0, iterations: int = 5) -> tu
     return float(values[keep].mean()), float(values[keep].std())
 
 
+def _axis_ratio(lum: np.ndarray, mask: np.ndarray) -> float:
+    """b/a from the light-weighted second moments of the pixels in `mask` (1 round, small edge-on)."""
+    yy, xx = np.nonzero(mask)
+    w = np.clip(lum[mask], 0, None)
+    if yy.size < 5 or w.sum() <= 0:
+        return np.nan
+    cov = np.cov(np.stack([yy, xx]), aweights=w, bias=True)
+    minor, major = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(max(minor, 0) / major))
+
+
 def image_stats(rgb: np.ndarray) -> dict:
     a = rgb.astype(float)
     n = a.shape[0]
@@ -60,6 +72,7 @@ def image_stats(rgb: np.ndarray) -> dict:
     isophote, _ = ndimage.label(lum > 3 * lum_noise)
     centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
     isophotal = float(np.sqrt((isophote == centre_id).sum() / np.pi)) if centre_id else 0.0
+    axis_ratio = _axis_ratio(lum, isophote == centre_id) if centre_id else np.nan
     labels, _ = ndimage.label(lum > 5 * lum_noise)
     central = labels[c - 2 : c + 2, c - 2 : c + 2]
     central_ids = set(np.unique(central[central > 0]))
@@ -69,7 +82,7 @@ def image_stats(rgb: np.ndarray) -> dict:
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
     row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "isophotal_radius_px": isophotal, "colour_gradient": gradient, "has_neighbour": float(bool(others))}
+            "isophotal_radius_px": isophotal, "axis_ratio": axis_ratio, "colour_gradient": gradient, "has_neighbour": float(bool(others))}
     return row
 
 

@@ -53,6 +53,8 @@ class PopulationSettings:
     oh_error: float = 0.04  # half-width of the (p16, p84) interval
     size_factor: float = 1.6  # multiplies the Shen et al. (2003) disk sizes: calibrated on real cutouts
     colour_scatter: float = 0.06  # rest-frame g - r at fixed mass and SFR (dust, ages)
+    disk_thickness: float = 0.2  # intrinsic axis ratio of an edge-on massive disk (dwarfs are thicker)
+    inclination_dust: float = 0.7  # r-band dimming per dex of a/b in massive disks (Masters et al. 2010)
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -140,7 +142,11 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     hlr_disk = np.clip(r50_kpc / scale, 0.4, 30)
     hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / scale, 0.2, 10)
     cos_i = rng.uniform(0, 1, m)
-    q_disk = np.sqrt(cos_i**2 * (1 - 0.2**2) + 0.2**2)
+    thickness = np.clip(s.disk_thickness + 0.12 * (10 - log_mass), s.disk_thickness, 0.45)
+    q_disk = np.sqrt(cos_i**2 * (1 - thickness**2) + thickness**2)
+    # inclined dusty disks look fainter and redder, so the r < 17.77 cut keeps fewer edge-on ones
+    dust_r = s.inclination_dust * np.clip((log_mass - 8.5) / 1.5, 0, 1) * np.log10(1 / q_disk)
+    r, gr, ri = r + dust_r, gr + 0.37 * dust_r, ri + 0.24 * dust_r  # Calzetti-like A_g : A_r : A_i
     seeing = np.exp(rng.normal(np.log(1.43), 0.1445, m))
     r50_obs = np.sqrt(((1 - bt) * hlr_disk + bt * hlr_bulge) ** 2 + (0.5 * seeing) ** 2)
     ssfr = log_sfr - log_mass
