@@ -56,7 +56,8 @@ def image_stats(rgb: np.ndarray) -> dict:
     sky, noise = np.array([clipped_stats(border[:, k]) for k in range(3)]).T
     c = n // 2
     core = a[c - 4 : c + 4, c - 4 : c + 4].reshape(-1, 3).mean(axis=0)
-    lum = (a - sky).mean(axis=2)
+    excess = a - sky  # light above the sky, per channel
+    lum = excess.mean(axis=2)
     lum_noise = max(float(noise.mean()), 0.5)
     yy, xx = np.indices(lum.shape)
     radius = np.hypot(yy - c + 0.5, xx - c + 0.5)
@@ -65,14 +66,15 @@ def image_stats(rgb: np.ndarray) -> dict:
     cum = np.cumsum(lum[inner][order])
     half_light = float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)]) if cum.size and cum[-1] > 0 else 0.0
     rim = (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)  # outskirts above the sky
-    rim_rgb = (a - sky)[rim].sum(axis=0)
-    core_rgb = (a - sky)[radius < 4].sum(axis=0)
+    rim_rgb = excess[rim].sum(axis=0)
+    core_rgb = excess[radius < 4].sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):  # a frame without outskirts gives NaN, ignored by medians
         gradient = (rim_rgb[2] / rim_rgb[0]) / (core_rgb[2] / core_rgb[0]) if rim.sum() >= 10 else np.nan
     isophote, _ = ndimage.label(lum > 3 * lum_noise)
     centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
-    isophotal = float(np.sqrt((isophote == centre_id).sum() / np.pi)) if centre_id else 0.0
-    axis_ratio = _axis_ratio(lum, isophote == centre_id) if centre_id else np.nan
+    source = isophote == centre_id
+    isophotal = float(np.sqrt(source.sum() / np.pi)) if centre_id else 0.0
+    axis_ratio = _axis_ratio(lum, source) if centre_id else np.nan
     labels, _ = ndimage.label(lum > 5 * lum_noise)
     central = labels[c - 2 : c + 2, c - 2 : c + 2]
     central_ids = set(np.unique(central[central > 0]))
@@ -82,7 +84,8 @@ def image_stats(rgb: np.ndarray) -> dict:
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
     row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "isophotal_radius_px": isophotal, "axis_ratio": axis_ratio, "colour_gradient": gradient, "has_neighbour": float(bool(others))}
+            "isophotal_radius_px": isophotal, "axis_ratio": axis_ratio, "colour_gradient": gradient,
+            "has_neighbour": float(bool(others))}
     return row
 
 
