@@ -17,6 +17,7 @@ Writes JSON after every phase (so a partial run still reports), e.g.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -197,9 +198,12 @@ def main() -> None:
         df = df[which != "test"]
         report.add("a_fastai_default", fastai_default(cut_dir, df, n_batches=args.default_batches, warmup=min(30, args.default_batches), workers=args.workers))
 
+    @functools.lru_cache(maxsize=3)  # train, valid and test at the size in use: downsampled once
+    def at_size(which: str, size: int) -> torch.Tensor:
+        return torch.from_numpy(images.downsample(part[which][0], size))
+
     def fast_run(size: int, seed: int, compile_model: bool = False) -> dict:
-        tx = torch.from_numpy(images.downsample(part["train"][0], size))
-        vx = torch.from_numpy(images.downsample(part["valid"][0], size))
+        tx, vx = at_size("train", size), at_size("valid", size)
         reset_peak()
         sync()
         t0 = time.perf_counter()
@@ -213,15 +217,13 @@ def main() -> None:
                "epoch_train_only_seconds": [h["train_seconds"] for h in hist],
                "images_per_s": len(tx) / float(np.median(steady)), "peak_gpu_gib": peak_gib(),
                "valid_rmse": hist[-1]["valid_rmse"], "compile": compile_model}
-        return out | test_scores(model, tx, images.downsample(part["test"][0], size), part["test"][1], device,
-                                 cfg["batch_size"])
+        return out | test_scores(model, tx, at_size("test", size), part["test"][1], device, cfg["batch_size"])
 
     if "plain" not in skip:
         from galaxy_cnn.train import TrainData, _train_fastai
 
         size = args.parity_size
-        data = TrainData(torch.from_numpy(images.downsample(part["train"][0], size)), torch.from_numpy(part["train"][1]),
-                         torch.from_numpy(images.downsample(part["valid"][0], size)),
+        data = TrainData(at_size("train", size), torch.from_numpy(part["train"][1]), at_size("valid", size),
                          torch.from_numpy(part["valid"][1]), {})
         for seed in [int(s) for s in args.plain_seeds.split(",")]:
             reset_peak()
@@ -231,12 +233,11 @@ def main() -> None:
             model, hist = _train_fastai(data, size, cfg | {"seed": seed}, device)
             sync()
             seconds = time.perf_counter() - t0
-            name = "b_plain_128px" if (size, seed) == (128, 1) else f"b_plain_{size}px_seed{seed}"
-            report.add(name, {"size": size, "seed": seed, "train_seconds": seconds,
+            report.add(f"b_plain_{size}px_seed{seed}", {"size": size, "seed": seed, "train_seconds": seconds,
                               "images_per_s": len(data.train_x) * args.epochs / seconds, "peak_gpu_gib": peak_gib(),
                               "valid_rmse": float(hist["valid_rmse"].iloc[-1])}
-                       | test_scores(model, data.train_x, images.downsample(part["test"][0], size), part["test"][1],
-                                     device, cfg["batch_size"]))
+                       | test_scores(model, data.train_x, at_size("test", size), part["test"][1], device,
+                                     cfg["batch_size"]))
             del model
         del data
 

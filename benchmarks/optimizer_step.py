@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,7 @@ def step_ms(model: torch.nn.Module, opt, x: torch.Tensor, y: torch.Tensor, steps
         if i >= warmup:
             fwd_bwd.append(t1 - t0)
             update.append(t2 - t1)
-    med = lambda v: 1e3 * sorted(v)[len(v) // 2]  # noqa: E731
-    return {"forward_backward_ms": med(fwd_bwd), "optimizer_step_ms": med(update)}
+    return {"forward_backward_ms": 1e3 * statistics.median(fwd_bwd), "optimizer_step_ms": 1e3 * statistics.median(update)}
 
 
 def main() -> None:

@@ -104,7 +104,6 @@ def float_batches(images: torch.Tensor, batch_size: int, device: torch.device) -
 
 
 @torch.no_grad()
-@torch.no_grad()
 def precise_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int) -> None:
     """Re-estimate BatchNorm running statistics with the final weights (PreciseBN, Wu & Johnson 2021).
 
