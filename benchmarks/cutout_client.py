@@ -1,8 +1,8 @@
-"""Cutout-client benchmark (issue 3): cutouts per second against a loopback SkyServer double.
+"""Cutout-client benchmark: cutouts per second against a loopback SkyServer double.
 
 A separate server process answers `ImgCutout/getjpeg` with a real 128 px JPEG after a fixed
 latency (the service's response time), so N connections can at best reach N / latency. The
-client side is this workflow's real path, `galaxy_cnn.cutouts.fetch_sdss_shard`: thread pool,
+client side is this workflow's real path, `galaxy_cnn.sources.sdss.cutouts_shard`: thread pool,
 global rate limiter, retries, body validation (decodes, right size) and atomic writes.
   python benchmarks/cutout_client.py --out benchmarks/results/cutout_client.json
 """
@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import provenance  # noqa: E402
-from galaxy_cnn.cutouts import fetch_sdss_shard  # noqa: E402
+from galaxy_cnn.sources.sdss import cutouts_shard  # noqa: E402
 from galaxy_cnn.synthetic import jpeg_bytes  # noqa: E402
 
 
@@ -62,11 +62,11 @@ def run(url: str, n: int, concurrency: int) -> dict:
         cat = pd.DataFrame({"objID": np.arange(1, n + 1), "specObjID": np.arange(1, n + 1),
                             "ra": np.linspace(150, 151, n), "dec": np.linspace(2, 3, n)})
         cat.to_csv(Path(tmp, "catalog.csv"), index=False)
-        cfg = {"sdss": {"url": url}, "cutouts": {"size": 128, "scale": 0.296, "timeout": 30, "retries": 3,
-                                                 "retry_delay": 0.5, "requests_per_second": 10_000,
-                                                 "concurrency": concurrency}}
+        settings = {"url": url, "timeout": 30, "retries": 3, "retry_delay": 0.5, "requests_per_second": 10_000,
+                    "concurrency": concurrency}
         t0, cpu0 = time.perf_counter(), time.process_time()
-        manifest = fetch_sdss_shard(str(Path(tmp, "catalog.csv")), tmp, 0, 1, cfg, str(Path(tmp, "m.csv")))
+        manifest = cutouts_shard(str(Path(tmp, "catalog.csv")), {}, 0, 1, {"size": 128, "scale": 0.296}, settings,
+                                 tmp, str(Path(tmp, "m.csv")))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         assert (manifest["status"] == "ok").all(), manifest["status"].value_counts()
     return {"concurrency": concurrency, "n": n, "seconds": seconds, "cutouts_per_s": n / seconds,

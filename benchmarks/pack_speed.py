@@ -1,4 +1,4 @@
-"""Packing benchmark (issue 6): a JPEG folder to one uint8 array, images per second per core.
+"""Packing benchmark: a JPEG folder to one uint8 array, images per second per core.
 
 Writes N synthetic-looking 128 px JPEGs (a Gaussian galaxy on sky noise, SkyServer-like file
 sizes), drops them from nothing but the page cache, then times in one run:

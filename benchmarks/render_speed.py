@@ -1,9 +1,9 @@
-"""Synthetic rendering benchmark (issue 4): galaxies per second per core, and the 150k-galaxy estimate.
+"""Synthetic rendering benchmark: galaxies per second per core, and the 150k-galaxy estimate.
 
 Times in one run, on the same galaxies:
   naive     the obvious GalSim recipe: per band, convolve (bulge + disk) with the PSF and draw (3 FFT
             convolutions per galaxy), then the same noise, stretch and JPEG;
-  ours      galaxy_cnn.cutouts.render_synthetic_shard, the workflow's own path (unit-flux bulge and
+  ours      galaxy_cnn.sources.synthetic.cutouts_shard, the workflow's own path (unit-flux bulge and
             disk drawn once and mixed per band, numpy arms/clumps, neighbours, sky, stretch, JPEG),
             one shard per process on 1 and on all cores.
   python benchmarks/render_speed.py --n 200 --out benchmarks/results/render_speed.json
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-from galaxy_cnn import cutouts, files, provenance, synthetic  # noqa: E402
+from galaxy_cnn import files, provenance, synthetic  # noqa: E402
+from galaxy_cnn.sources import synthetic as synthetic_source  # noqa: E402
 
 
 def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.RenderSettings) -> bytes:
@@ -50,14 +51,15 @@ def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.Re
 def _shard(args: tuple) -> float:
     catalog, truth, out_dir, shard, n_shards, cfg, manifest = args
     t0 = time.perf_counter()
-    cutouts.render_synthetic_shard(catalog, truth, out_dir, shard, n_shards, cfg, manifest)
+    synthetic_source.cutouts_shard(catalog, {"truth": truth}, shard, n_shards, cfg["image"], cfg["settings"], out_dir,
+                                   manifest)
     return time.perf_counter() - t0
 
 
 def run_ours(catalog: str, truth: str, work: Path, size: int, scale: float, n_proc: int, n: int) -> float:
     out = work / f"ours-{size}-{n_proc}"
     out.mkdir()
-    cfg = {"cutouts": {"size": size, "scale": scale}, "synthetic": {"seed": 1}}
+    cfg = {"image": {"size": size, "scale": scale}, "settings": {"seed": 1, "render": {}}}
     jobs = [(catalog, truth, str(out), k, n_proc, cfg, str(out / f"m{k}.csv")) for k in range(n_proc)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(n_proc) as pool:

@@ -1,23 +1,123 @@
-# Applying trained models to new galaxies: snakemake results/applied/{name}.csv (config `apply`).
+# Applying a trained model to galaxies without spectra: snakemake results/applied/{name}.csv
+# (config `apply`). Inputs are an image folder, a positions CSV or a SkyServer query; positions
+# and queries get their cutouts from SkyServer first (on the submitting node); prediction runs
+# in shards a cluster can run in parallel, streamed in chunks.
 
 
-rule apply_model:
+localrules:
+    apply_targets,
+    apply_cutouts_shard,
+
+
+rule apply_model_info:
     input:
-        model=lambda w: config["apply"][w.name]["model"],
+        model=apply_setting("model"),
     output:
-        csv="results/applied/{name}.csv",
-        meta="results/applied/{name}.json",
+        "results/applied/{name}/model.json",
     log:
-        "logs/applied/{name}.log",
+        "logs/applied/{name}/model.log",
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow/scripts/apply_model_info.py"
+
+
+rule apply_targets:
+    input:
+        unpack(apply_target_inputs),
+    output:
+        targets="results/applied/{name}/targets.csv",
+        rejected="results/applied/{name}/targets_rejected.csv",
+    log:
+        "logs/applied/{name}/targets.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        sdss_api=1,
+    params:
+        kind=lambda w: apply_kind(w.name),
+        query=apply_setting("query"),
+        sdss=sql_client_settings(config),
+    script:
+        "../workflow/scripts/apply_targets.py"
+
+
+rule apply_cutouts_shard:
+    input:
+        targets="results/applied/{name}/targets.csv",
+        model="results/applied/{name}/model.json",
+    output:
+        "results/applied/{name}/cutouts/shards/{shard}.csv",
+    log:
+        "logs/applied/{name}/cutouts-{shard}.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        sdss_api=1,
+    params:
+        settings=cutout_client_settings(config),
+        shards=len(SHARDS),
+        folder=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+    script:
+        "../workflow/scripts/apply_cutouts_shard.py"
+
+
+rule apply_inputs:
+    input:
+        unpack(apply_input_files),
+    output:
+        "results/applied/{name}/inputs.csv",
+    log:
+        "logs/applied/{name}/inputs.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        kind=lambda w: apply_kind(w.name),
+        images=apply_setting("images"),
+        listing=apply_listing,
+        cutouts=lambda w: f"results/applied/{w.name}/cutouts",
+    script:
+        "../workflow/scripts/apply_inputs.py"
+
+
+rule apply_predict_shard:
+    input:
+        model=apply_setting("model"),
+        inputs="results/applied/{name}/inputs.csv",
+    output:
+        "results/applied/{name}/predictions/{shard}.csv",
+    log:
+        "logs/applied/{name}/predict-{shard}.log",
+    benchmark:
+        "results/benchmarks/applied/{name}-{shard}.tsv"
     conda:
         "../envs/train.yaml"
     threads: 4
     resources:
         gpu=train_device_resources(),
+        mem_mb=8000,
+        runtime=60,
     params:
-        images=lambda w: config["apply"][w.name]["images"],
-        catalog=lambda w: config["apply"][w.name].get("catalog"),
+        shards=lambda w: apply_shards(w.name),
         device=config["train"]["device"],
         views=config["predict"]["tta_views"],
+        batch_size=config["predict"]["batch_size"],
     script:
-        "../workflow/scripts/apply_model.py"
+        "../workflow/scripts/apply_predict_shard.py"
+
+
+rule apply_merge:
+    input:
+        unpack(apply_merge_inputs),
+    output:
+        csv="results/applied/{name}.csv",
+        fits="results/applied/{name}.fits",
+        json="results/applied/{name}.json",
+    log:
+        "logs/applied/{name}/merge.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        views=config["predict"]["tta_views"],
+    script:
+        "../workflow/scripts/apply_merge.py"

@@ -1,10 +1,10 @@
-# Synthetic universe vs real SkyServer cutouts: the same image statistics on both (issue: calibration).
+# Synthetic universe vs real SkyServer cutouts: the same image statistics on both.
 
 
 rule calibration:
     input:
         catalog="results/catalog.csv",
-        truth="results/synthetic/truth.csv",
+        truth=SOURCE.truth or [],
     output:
         table=report(
             "results/calibration/comparison.csv",
@@ -26,12 +26,15 @@ rule calibration:
     log:
         "logs/calibration.log",
     conda:
-        "../envs/simulate.yaml"
+        "../envs/data.yaml"
     params:
         real=config["calibration"]["real_images"],
+        real_listing=lambda w: folder_digest(
+            config["calibration"]["real_images"], "calibration.real_images"
+        ),
         n=config["calibration"]["n_synthetic"],
         seed=config["synthetic"]["seed"],
-        render=config["synthetic"].get("render", {}),
+        render=settings(config["synthetic"].get("render", {})),
         out=lambda w, output: os.path.dirname(output.table),
     script:
         "../workflow/scripts/calibration.py"

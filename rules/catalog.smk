@@ -1,51 +1,19 @@
-# Stage 1: the galaxy catalog, from SkyServer SQL, the synthetic universe, or the user's CSV.
+# Stage 1: the galaxy catalog, from the source chosen in common.smk (SOURCE).
 
-if SOURCE == "sdss":
 
-    localrules:
-        catalog,
-
-    rule catalog:
-        output:
-            catalog="results/catalog.csv",
-            meta="results/catalog.json",
-        log:
-            "logs/catalog.log",
-        conda:
-            "../envs/download.yaml"
-        resources:
-            sdss_api=1,
-        params:
-            pages="results/catalog_pages",
-        script:
-            "../workflow/scripts/catalog_sdss.py"
-
-elif SOURCE == "synthetic":
-
-    rule catalog:
-        output:
-            catalog="results/catalog.csv",
-            meta="results/catalog.json",
-            truth="results/synthetic/truth.csv",
-            floor="results/synthetic/floor.json",
-        log:
-            "logs/catalog.log",
-        conda:
-            "../envs/simulate.yaml"
-        script:
-            "../workflow/scripts/catalog_synthetic.py"
-
-else:
-
-    rule catalog:
-        input:
-            config["local"]["catalog"],
-        output:
-            catalog="results/catalog.csv",
-            meta="results/catalog.json",
-        log:
-            "logs/catalog.log",
-        conda:
-            "../envs/download.yaml"
-        script:
-            "../workflow/scripts/catalog_local.py"
+rule catalog:
+    input:
+        **SOURCE.catalog_inputs,
+    output:
+        **SOURCE.catalog_outputs,
+    log:
+        "logs/catalog.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        sdss_api=int(SOURCE.network),
+    params:
+        source=SOURCE.name,
+        settings=SOURCE.catalog_settings,
+    script:
+        "../workflow/scripts/catalog.py"

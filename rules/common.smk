@@ -1,53 +1,175 @@
-# Shared helpers: the (target, size) grid, shard list, and per-source choices.
+# Shared by every stage: the config's cross-field checks, the data source (chosen here, once),
+# the (target, size) grid and the final outputs. Rules take their settings from the names below,
+# through params, so a config change reruns exactly the jobs that use the changed value.
 
+import csv
 import os
+import sys
+from types import SimpleNamespace
+
+import yaml
+
+from galaxy_cnn.checks import config_problems, number_problems
+from galaxy_cnn.columns import CATALOG_COLUMNS
+from galaxy_cnn.listing import image_folder_digest
+
+SCHEMA = yaml.safe_load(
+    open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+)
 
 
-def check_config(cfg):
-    """Checks the JSON schema cannot express; each error names the config key."""
-    size = cfg["cutouts"]["size"]
-    for target, sizes in cfg["targets"].items():
-        for s in sizes:
-            if s > size or size % s:
-                raise ValueError(
-                    f"targets.{target}: image size {s} px must divide cutouts.size={size} "
-                    "(sizes are area-averaged from the full cutouts by an integer factor)"
-                )
-    if abs(sum(cfg["split"]["fractions"]) - 1) > 1e-6:
-        raise ValueError(
-            f"split.fractions must sum to 1, got {cfg['split']['fractions']}"
+def settings(d):
+    """A config section as a params value: keys sorted (recursively), so that the same values in
+    another order (a rewritten YAML file) do not look like a change to Snakemake."""
+    if isinstance(d, dict):
+        return {k: settings(d[k]) for k in sorted(d)}
+    return d
+
+
+def config_error(message):
+    sys.exit(f"Config error: {message}")
+
+
+def folder_digest(folder, key):
+    """A param that changes when an image in the user's folder is added, removed or replaced."""
+    if not os.path.isdir(folder):
+        exists = os.path.exists(folder)
+        config_error(f"{key}: {folder} is {'not a folder' if exists else 'not there'}")
+    return image_folder_digest(folder)
+
+
+def csv_header(path, key):
+    if not os.path.isfile(path):
+        exists = os.path.exists(path)
+        config_error(f"{key}: {path} is {'not a file' if exists else 'not there'}")
+    problem = header = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), None)
+    except (UnicodeDecodeError, csv.Error, OSError) as err:
+        problem = f"{key}: cannot read {path} as a UTF-8 CSV file ({err})"
+    if problem:  # outside the except block: no traceback chained to the message
+        config_error(problem)
+    if not header:
+        config_error(f"{key}: {path} is empty (no header line)")
+    return [c.strip() for c in header]
+
+
+def sql_client_settings(cfg):
+    """The SkyServer SQL client's settings: what an apply query needs (not the catalog's row limit)."""
+    keys = (
+        "url",
+        "page_size",
+        "min_query_interval",
+        "query_timeout",
+        "retries",
+        "retry_delay",
+    )
+    return settings({k: cfg["sdss"][k] for k in keys})
+
+
+def cutout_client_settings(cfg):
+    """The SkyServer cutout client's settings, shared by the sdss source and apply."""
+    keys = ("concurrency", "requests_per_second", "retries", "retry_delay", "timeout")
+    return settings({"url": cfg["sdss"]["url"]} | {k: cfg["cutouts"][k] for k in keys})
+
+
+def source_plan(cfg):
+    """What the configured source needs and makes; the only place that looks at `source`."""
+    name, cut = cfg["source"], cfg["cutouts"]
+    outputs = {
+        "catalog": "results/catalog.csv",
+        "meta": "results/catalog.json",
+        "rejected": "results/catalog_rejected.csv",
+    }
+    if name == "sdss":
+        sdss = cfg["sdss"]
+        return SimpleNamespace(
+            name=name,
+            network=True,  # downloads run on the submitting node, one SkyServer client at a time
+            columns=CATALOG_COLUMNS,
+            catalog_inputs={},
+            catalog_outputs=outputs,
+            catalog_settings=settings(sdss | {"pages": "results/catalog_pages"}),
+            cutout_inputs={},
+            cutout_settings=cutout_client_settings(cfg),
+            truth=None,
+            floor=None,
         )
-    if cfg["source"] == "sdss" and not 64 <= size <= 2048:
-        raise ValueError(
-            f"cutouts.size={size}: SkyServer's getjpeg serves 64 to 2048 px only"
+    if name == "synthetic":
+        syn = cfg["synthetic"]
+        return SimpleNamespace(
+            name=name,
+            network=False,
+            columns=CATALOG_COLUMNS,
+            catalog_inputs={},
+            catalog_outputs=outputs
+            | {
+                "truth": "results/synthetic/truth.csv",
+                "floor": "results/synthetic/floor.json",
+            },
+            catalog_settings=settings(
+                {k: syn[k] for k in ("n_galaxies", "seed", "hidden_scatter")}
+            ),
+            cutout_inputs={"truth": "results/synthetic/truth.csv"},
+            cutout_settings=settings({"seed": syn["seed"], "render": syn["render"]}),
+            truth="results/synthetic/truth.csv",
+            floor="results/synthetic/floor.json",
         )
-    if cfg["source"] == "local":
-        for key in ("catalog", "images"):
-            if key not in cfg.get("local", {}):
-                raise ValueError(f"source is 'local' but local.{key} is not set")
+    local = cfg.get("local", {})
+    for key in ("catalog", "images"):
+        if key not in local:
+            config_error(f"source is 'local' but local.{key} is not set")
+    return SimpleNamespace(
+        name=name,
+        network=False,
+        columns=csv_header(local["catalog"], "local.catalog"),
+        catalog_inputs={"user_catalog": local["catalog"]},
+        catalog_outputs=outputs,
+        catalog_settings=settings(
+            {
+                "targets": sorted(cfg["targets"]),
+                "on_bad_value": local.get("on_bad_value", "stop"),
+                "max_missing_fraction": cut["max_missing_fraction"],
+            }
+        ),
+        cutout_inputs={},
+        cutout_settings=settings(
+            {
+                "images": local["images"],
+                "listing": folder_digest(local["images"], "local.images"),
+            }
+        ),
+        truth=None,
+        floor=None,
+    )
 
 
-check_config(config)
-SOURCE = config["source"]
+for problem in number_problems(config, SCHEMA):  # before anything computes with them
+    config_error(problem)
+SOURCE = source_plan(config)
+for problem in config_problems(config, SOURCE.columns):
+    config_error(problem)
+
+if SOURCE.network:
+
+    localrules:
+        catalog,
+        cutouts_shard,
+
+
+IMAGE = settings(
+    {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"]}
+)
+TRAIN = settings({k: v for k, v in config["train"].items() if k != "seeds"})
+SEEDS = config["train"]["seeds"]
+CV_FOLDS = config["cv"]["folds"]
 SHARDS = list(range(config["cutouts"]["shards"]))
 MODELS = [(t, s) for t, sizes in config["targets"].items() for s in sizes]
 MAIN_TARGET = (
     "oh_p50" if "oh_p50" in config["targets"] else next(iter(config["targets"]))
 )
 MAIN_SIZE = max(config["targets"][MAIN_TARGET])
-
-
-wildcard_constraints:
-    target=r"[A-Za-z][A-Za-z0-9_]*",
-    size=r"\d+",
-    name=r"[A-Za-z0-9_.-]+",
-    shard=r"\d+",
-
-
-def prediction_files():
-    return [f"results/predictions/{t}-{s}px.csv" for t, s in MODELS]
-
-
 MASS_PRED = (
     f"results/predictions/lgm_tot_p50-{max(config['targets']['lgm_tot_p50'])}px.csv"
     if "lgm_tot_p50" in config["targets"] and MAIN_TARGET != "lgm_tot_p50"
@@ -55,11 +177,42 @@ MASS_PRED = (
 )
 
 
+wildcard_constraints:
+    target=r"[A-Za-z][A-Za-z0-9_]*",
+    size=r"\d+",
+    name=r"[A-Za-z0-9_.-]+",
+    shard=r"\d+",
+    seed=r"\d+",
+    fold=r"\d+",
+
+
+def model_files(ext):
+    return [f"results/models/{t}-{s}px.{ext}" for t, s in MODELS]
+
+
+def member_files(target, size):
+    return [f"results/models/{target}-{size}px/seed{seed}.pt" for seed in SEEDS]
+
+
+def cv_files():
+    return [f"results/cv/{MAIN_TARGET}-{MAIN_SIZE}px.csv"] if CV_FOLDS else []
+
+
+def prediction_files(ext="csv"):
+    return [f"results/predictions/{t}-{s}px.{ext}" for t, s in MODELS]
+
+
 def figure_files():
-    figs = ["gallery", "distributions", "pred_vs_true", "metrics_vs_size"]
+    figs = [
+        "gallery",
+        "distributions",
+        "pred_vs_true",
+        "metrics_vs_size",
+        "calibration",
+    ]
     if MASS_PRED:
         figs.append("stellar_mass")
-    if "lgm_tot_p50" in _catalog_columns():
+    if "lgm_tot_p50" in SOURCE.columns:
         figs.append("mzr")
     return [f"results/figures/{f}.{ext}" for f in figs for ext in ("png", "pdf")]
 
@@ -73,23 +226,17 @@ def table_files():
     ]
 
 
-def _catalog_columns():
-    # sdss and synthetic catalogs carry stellar mass; a local one may not
-    if SOURCE == "local":
-        return config["local"].get("columns", []) + list(config["targets"])
-    return ["lgm_tot_p50"]
-
-
 def final_outputs():
     applied = [f"results/applied/{name}.csv" for name in config.get("apply", {})]
     real = config.get("calibration", {}).get("real_images", "")
-    if SOURCE == "synthetic" and real and os.path.isdir(real):
+    if SOURCE.truth and real and os.path.isdir(real):
         applied.append("results/calibration/comparison.csv")
     return (
         ["results/metrics.csv"]
         + prediction_files()
         + figure_files()
         + table_files()
+        + cv_files()
         + applied
     )
 
@@ -107,4 +254,60 @@ def comparison_inputs(wildcards):
     }
     if MASS_PRED:
         inputs["mass"] = MASS_PRED
+    if CV_FOLDS:
+        inputs["cv"] = cv_files()[0]
+    return inputs
+
+
+def apply_setting(key, default=None):
+    return lambda w: config["apply"][w.name].get(key, default)
+
+
+def apply_kind(name):
+    """images, positions or query: the one the schema lets `apply.{name}` have."""
+    return next(
+        k for k in ("images", "positions", "query") if k in config["apply"][name]
+    )
+
+
+def apply_shards(name):
+    return config["apply"][name]["shards"]
+
+
+def apply_listing(wildcards):
+    if apply_kind(wildcards.name) != "images":
+        return ""
+    return folder_digest(
+        config["apply"][wildcards.name]["images"], f"apply.{wildcards.name}.images"
+    )
+
+
+def apply_target_inputs(wildcards):
+    entry = config["apply"][wildcards.name]
+    return {"positions": entry["positions"]} if "positions" in entry else {}
+
+
+def apply_input_files(wildcards):
+    if apply_kind(wildcards.name) == "images":
+        return {}
+    base = f"results/applied/{wildcards.name}"
+    return {
+        "targets": f"{base}/targets.csv",
+        "rejected": f"{base}/targets_rejected.csv",
+        "shards": [f"{base}/cutouts/shards/{k}.csv" for k in SHARDS],
+    }
+
+
+def apply_merge_inputs(wildcards):
+    base = f"results/applied/{wildcards.name}"
+    entry = config["apply"][wildcards.name]
+    inputs = {
+        "inputs": f"{base}/inputs.csv",
+        "model": f"{base}/model.json",
+        "shards": [
+            f"{base}/predictions/{k}.csv" for k in range(apply_shards(wildcards.name))
+        ],
+    }
+    if entry.get("catalog"):
+        inputs["catalog"] = entry["catalog"]
     return inputs

@@ -25,7 +25,7 @@ rule figure_metrics_vs_size:
     input:
         metrics="results/metrics.csv",
         baselines="results/baselines.csv",
-        floor="results/synthetic/floor.json" if SOURCE == "synthetic" else [],
+        floor=SOURCE.floor or [],
     output:
         report(
             "results/figures/metrics_vs_size.png",
@@ -125,3 +125,24 @@ if MASS_PRED:
             z_column=MAIN_TARGET,
         script:
             "../workflow/scripts/figure_stellar_mass.py"
+
+
+rule figure_calibration:
+    input:
+        predictions=f"results/predictions/{MAIN_TARGET}-{MAIN_SIZE}px.csv",
+        catalog="results/catalog.csv",
+    output:
+        report(
+            "results/figures/calibration.png",
+            caption="../report/uncertainty_calibration.rst",
+            category="Figures",
+        ),
+        "results/figures/calibration.pdf",
+    log:
+        "logs/figures/calibration.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        target=MAIN_TARGET,
+    script:
+        "../workflow/scripts/figure_calibration.py"

@@ -58,9 +58,11 @@ rule paper_comparison:
 rule run_summary:
     input:
         catalog="results/catalog.json",
-        manifest="results/cutouts/manifest.csv",
+        manifest="results/cutouts/manifest.json",
         pack="results/packed/report.json",
         split="results/split.json",
+        models=model_files("json"),
+        predictions=prediction_files("json"),
         metrics="results/metrics.csv",
     output:
         report(

@@ -4,6 +4,8 @@
 rule pack:
     input:
         manifest="results/cutouts/manifest.csv",
+        manifest_json="results/cutouts/manifest.json",
+        excluded="results/excluded.csv",
     output:
         images="results/packed/images.npy",
         index="results/packed/index.csv",
@@ -17,5 +19,6 @@ rule pack:
     threads: 4
     params:
         folder=lambda w, input: os.path.dirname(input.manifest),
+        size=IMAGE["size"],
     script:
         "../workflow/scripts/pack.py"

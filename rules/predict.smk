@@ -1,4 +1,4 @@
-# Stage 6: test-set predictions, averaged over the 8 dihedral views.
+# Stage 6: test-set predictions with their uncertainties, over the 8 dihedral views and the seeds.
 
 
 rule predict:
@@ -9,7 +9,8 @@ rule predict:
         catalog="results/catalog.csv",
         split="results/split.csv",
     output:
-        "results/predictions/{target}-{size}px.csv",
+        csv="results/predictions/{target}-{size}px.csv",
+        meta="results/predictions/{target}-{size}px.json",
     log:
         "logs/predict/{target}-{size}px.log",
     benchmark:
@@ -21,5 +22,10 @@ rule predict:
         gpu=train_device_resources(),
         mem_mb=8000,
         runtime=15,
+    params:
+        split="test",
+        device=config["train"]["device"],
+        batch_size=config["predict"]["batch_size"],
+        views=config["predict"]["tta_views"],
     script:
         "../workflow/scripts/predict.py"

@@ -11,5 +11,8 @@ rule split:
         "logs/split.log",
     conda:
         "../envs/train.yaml"
+    params:
+        fractions=config["split"]["fractions"],
+        seed=config["split"]["seed"],
     script:
         "../workflow/scripts/split.py"

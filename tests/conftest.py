@@ -23,13 +23,42 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def run_snakemake(*args: str, workdir: Path | None = None, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
+def run_snakemake(*args: str, workdir: Path | None = None, check: bool = True, timeout: int = 1500,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the real Snakemake on this repository's Snakefile (optionally in another directory)."""
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args]
     if workdir is not None:
         cmd += ["--directory", str(workdir)]
-    env = os.environ | {"PYTHONWARNINGS": "ignore"}
+    env = os.environ | {"PYTHONWARNINGS": "ignore"} | (env or {})
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_run_once(tmp_path_factory) -> Path:
+    """The tiny synthetic workflow run once per session; tests use copies (`copy_run`)."""
+    work = tmp_path_factory.mktemp("tiny-once")
+    run_snakemake("--configfile", str(TINY), "--cores", "2", workdir=work)
+    return work
+
+
+def copy_run(src: Path, dest: Path) -> Path:
+    """A finished run, outputs and Snakemake's metadata with their times, in another directory."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Snakemake's 'Job stats' table as {rule: count}, without `all` and `total`."""
+    if "Job stats:" not in output:
+        return {}
+    table = output[output.index("Job stats:"):].split("\n\n")[0]
+    import re
+
+    jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+    return {k: v for k, v in jobs.items() if k not in ("all", "total")}

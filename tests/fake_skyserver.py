@@ -121,6 +121,9 @@ class FakeSkyServer:
         top = re.match(r"SELECT\s+TOP\s+(\d+)\s", sql, re.I)
         if top and int(top[1]) > SQL_MAX_ROWS:
             return 200, "text/plain", "#Table1\nerror_message\nerror: limit is  top 500000 rows\n"
+        nested = re.search(r"FROM\s*\((SELECT\s.+)\)\s*AS\s+(\w+)\s+(.*)$", sql, re.I | re.S)
+        if nested:
+            return self._answer_selection(nested[1], nested[3], top, fault)
         aliases = re.findall(r"\bAS\s+(\w+)\s*(?:,|FROM)", sql, re.I)
         unknown = [a for a in aliases if a not in self.columns]
         if unknown:
@@ -135,6 +138,42 @@ class FakeSkyServer:
         if fault == "truncate":
             return 200, "text/plain", body[: len(body) // 2]
         return 200, "text/plain", body
+
+    def _answer_selection(self, inner: str, outer: str, top, fault) -> tuple[int, str, str]:
+        """`SELECT TOP n q.* FROM (<selection>) AS q WHERE q.objID > last ORDER BY q.objID` over the
+        photometric objects (one row per objID): the selection's columns (`col` or `T.col AS name`)
+        and a WHERE of `col BETWEEN a AND b` / `col < x` / `col > x` terms joined by AND."""
+        m = re.match(r"SELECT\s+(?:TOP\s+\d+\s+)?(.+?)\s+FROM\s+\w+(?:\s+AS\s+\w+)?(?:\s+WHERE\s+(.+))?$", inner,
+                     re.I | re.S)
+        if not m or re.search(r"ORDER\s+BY", inner, re.I):
+            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
+                                                        "ErrorMessage": "Incorrect syntax in the subquery."})
+        cols = []
+        for item in m[1].split(","):
+            parts = re.split(r"\s+AS\s+", item.strip(), flags=re.I)
+            expr, alias = parts[0].split(".")[-1], parts[1] if len(parts) > 1 else parts[0].split(".")[-1]
+            if expr not in self.columns:
+                return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
+                                                            "ErrorMessage": f"Invalid column name '{expr}'."})
+            cols.append((expr, alias))
+        photo = {r["objID"]: r for r in self.rows}
+        rows = sorted(photo.values(), key=lambda r: r["objID"])
+        where = re.sub(r"\s+BETWEEN\s+([-\d.]+)\s+AND\s+", r" BETWEEN \1 ~ ", m[2] or "", flags=re.I)
+        for term in re.split(r"\s+AND\s+", where, flags=re.I) if where else []:
+            between = re.match(r"(?:\w+\.)?(\w+)\s+BETWEEN\s+([-\d.]+)\s+~\s+([-\d.]+)", term.strip(), re.I)
+            compare = re.match(r"(?:\w+\.)?(\w+)\s*([<>])\s*([-\d.]+)$", term.strip())
+            if between:
+                lo, hi = float(between[2]), float(between[3])
+                rows = [r for r in rows if lo <= r[between[1]] <= hi]
+            elif compare:
+                value = float(compare[3])
+                rows = [r for r in rows if (r[compare[1]] < value if compare[2] == "<" else r[compare[1]] > value)]
+        after = re.search(r"objID\s*>\s*(\d+)", outer)
+        rows = [r for r in rows if not after or r["objID"] > int(after[1])]
+        rows = rows[: int(top[1]) if top else SQL_MAX_ROWS]
+        lines = ["#Table1", ",".join(a for _, a in cols)] + [",".join(_fmt(r[e]) for e, _ in cols) for r in rows]
+        body = "\n".join(lines) + "\n"
+        return 200, "text/plain", body[: len(body) // 2] if fault == "truncate" else body
 
     # --- cutouts ----------------------------------------------------------------------------
     def answer_cutout(self, query: dict) -> tuple[int, str, bytes, str | None]:

@@ -7,32 +7,30 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import TINY, copy_run, job_counts, run_snakemake
 from galaxy_cnn import metrics
-
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("tiny")
-    run_snakemake("--configfile", str(TINY), "--cores", "2", workdir=work)
-    return work
+def tiny_run(tiny_run_once, tmp_path_factory):
+    return copy_run(tiny_run_once, tmp_path_factory.mktemp("e2e") / "run")
 
 
 def test_every_output_exists(tiny_run):
     cfg = yaml.safe_load(TINY.read_text())
     r = tiny_run / "results"
-    for name in ["catalog.csv", "catalog.json", "cutouts/manifest.csv", "packed/images.npy", "split.csv",
-                 "metrics.csv", "synthetic/floor.json"]:
+    for name in ["catalog.csv", "catalog.json", "catalog_rejected.csv", "cutouts/manifest.csv", "excluded.csv",
+                 "packed/images.npy", "split.csv", "metrics.csv", "synthetic/floor.json"]:
         assert (r / name).is_file(), name
+    (seed,) = cfg["train"]["seeds"]
     for target, sizes in cfg["targets"].items():
         for s in sizes:
             assert (r / "models" / f"{target}-{s}px.pt").is_file()
+            assert (r / "models" / f"{target}-{s}px" / f"seed{seed}.pt").is_file()
             assert (r / "predictions" / f"{target}-{s}px.csv").is_file()
-            assert (tiny_run / "logs" / "train" / f"{target}-{s}px.log").is_file()
-            assert (r / "benchmarks" / "train" / f"{target}-{s}px.tsv").is_file()
-    for fig in ["gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr"]:
+            assert (tiny_run / "logs" / "train" / f"{target}-{s}px-seed{seed}.log").is_file()
+            assert (r / "benchmarks" / "train" / f"{target}-{s}px-seed{seed}.tsv").is_file()
+    for fig in ["gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr", "calibration"]:
         for ext in ("png", "pdf"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 5000
     for name in ["baselines.csv", "tables/paper_comparison.csv", "tables/paper_comparison.md",
@@ -121,4 +119,47 @@ def test_one_figure_rebuilds_alone(tiny_run):
     proc = run_snakemake("--configfile", str(TINY), "--cores", "1", "results/figures/metrics_vs_size.png",
                          workdir=tiny_run)
     assert fig.is_file()
-    assert "train" not in [line.split()[0] for line in proc.stdout.splitlines() if line.strip().startswith("train ")]
+    assert job_counts(proc.stdout + proc.stderr) == {"figure_metrics_vs_size": 1}
+
+
+def test_run_summary_is_read_from_the_outputs_metadata(tiny_run):
+    from galaxy_cnn.model import load_model
+
+    r = tiny_run / "results"
+    summary = pd.read_csv(r / "tables" / "run_summary.csv")
+    cfg = yaml.safe_load(TINY.read_text())
+    (seed,) = cfg["train"]["seeds"]
+    for target, sizes in cfg["targets"].items():
+        for s in sizes:
+            model, meta = load_model(str(r / "models" / f"{target}-{s}px.pt"))
+            assert meta == json.loads((r / "models" / f"{target}-{s}px.json").read_text())
+            assert model.sigma_scale == pytest.approx(meta["calibration"]["sigma_scale"])
+            member = meta["members"][0]
+            assert member == json.loads((r / "models" / f"{target}-{s}px" / f"seed{seed}.json").read_text())
+            t = member["train"]
+            assert t["epochs"] == cfg["train"]["epochs"] and t["seed"] == seed
+            assert meta["cutouts"]["scale"] == cfg["cutouts"]["scale"]
+            row = summary[(summary["stage"] == "train") & (summary["item"] == f"{target} at {s} px, seed {seed}")]
+            note = row["note"].iloc[0]
+            assert f"{t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']}" in note and t["loss"] in note
+            assert row["value"].iloc[0] == f"{member['n_train']} train / {member['n_valid']} valid"
+            pred = json.loads((r / "predictions" / f"{target}-{s}px.json").read_text())
+            assert pred["tta_views"] == cfg["predict"]["tta_views"]
+    cut = summary.set_index("item").loc["image size and scale", "value"]
+    assert cut == f"{cfg['cutouts']['size']} px, {cfg['cutouts']['scale']} arcsec/px"
+    stages = set(summary.loc[summary["stage"] == "provenance", "item"])
+    assert {"catalog", "cutouts", "pack", "split", f"train oh_p50-16px seed {seed}", "ensemble oh_p50-16px",
+            "predict oh_p50-16px"} <= stages
+
+
+def test_every_prediction_has_a_positive_uncertainty_and_metrics_say_how_good_it_is(tiny_run):
+    r = tiny_run / "results"
+    table = pd.read_csv(r / "metrics.csv")
+    for row in table.itertuples():
+        pred = pd.read_csv(r / "predictions" / f"{row.target}-{row.size}px.csv")
+        assert (pred["pred_std"] > 0).all() and np.isfinite(pred["pred_std"]).all()
+        z = np.abs(pred["pred"] - pred["true"]) / pred["pred_std"]
+        assert row.coverage_1sigma == pytest.approx(np.mean(z < 1), abs=1e-6)
+        assert row.coverage_2sigma == pytest.approx(np.mean(z < 2), abs=1e-6)
+        assert row.rmse_lo < row.rmse < row.rmse_hi and row.nmad_lo <= row.nmad <= row.nmad_hi
+    assert (r / "figures" / "calibration.png").stat().st_size > 5000

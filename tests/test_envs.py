@@ -21,7 +21,7 @@ def env_pins(path) -> dict[str, str]:
 def test_every_env_pins_the_same_versions_as_pyproject():
     pins = pyproject_pins()
     envs = sorted((ROOT / "envs").glob("*.yaml"))
-    assert {p.stem for p in envs} == {"download", "simulate", "train", "figures"}
+    assert {p.stem for p in envs} == {"data", "train", "figures"}
     for path in envs:
         for name, version in env_pins(path).items():
             assert pins.get(name) == version, f"{path.name}: {name}=={version}, pyproject has {pins.get(name)}"

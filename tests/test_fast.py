@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from galaxy_cnn.fast import DeviceBatches, evaluate, one_cycle, train_fast
+from galaxy_cnn.batches import DeviceBatches
+from galaxy_cnn.fast import evaluate, one_cycle, train_fast
+from galaxy_cnn.train import TrainSettings
 
 
 @pytest.mark.parametrize("total", [100, 37])
@@ -28,7 +30,7 @@ def _constant_images(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_device_batches_visit_every_galaxy_once_per_epoch_with_its_own_target():
     images, targets = _constant_images(100, 6)
-    batches = DeviceBatches(images, targets, batch_size=16, max_shift=2, generator=torch.Generator().manual_seed(0))
+    batches = DeviceBatches(images, targets, batch_size=16, shuffle=True, max_shift=2, seed=0)
     assert len(batches) == 6  # the last partial batch is dropped, as fastai does for training
     seen = []
     for x, y in batches:
@@ -45,7 +47,8 @@ def test_evaluate_is_the_rmse_over_all_images():
 
     class MeanPixel(torch.nn.Module):
         def forward(self, x):
-            return x.mean(dim=(1, 2, 3))
+            mean = x.mean(dim=(1, 2, 3))
+            return torch.stack([mean, torch.ones_like(mean)], dim=-1)
 
     offset = torch.linspace(-1, 1, 10)
     got = evaluate(MeanPixel(), images, targets + offset, batch_size=3, autocast=torch.autocast("cpu", enabled=False))
@@ -68,7 +71,7 @@ def test_fast_path_learns_on_cpu_and_is_reproducible():
     torch.set_num_threads(2)
     train_x, train_y = _learnable(512, 8, 0)
     valid_x, valid_y = _learnable(128, 8, 1)
-    cfg = {"seed": 3, "batch_size": 32, "max_shift": 0.125, "lr": 3e-3, "weight_decay": 0.01, "epochs": 4}
+    cfg = TrainSettings(engine="fast", seed=3, batch_size=32, max_shift=0.125, lr=3e-3, weight_decay=0.01, epochs=4)
     model, history = train_fast(train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None)
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]
     assert not any(row["cuda_graphs"] for row in history)  # CPU: eager
@@ -78,3 +81,25 @@ def test_fast_path_learns_on_cpu_and_is_reproducible():
     assert not model.training
     _, again = train_fast(train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None)
     assert [r["valid_rmse"] for r in again] == [r["valid_rmse"] for r in history]  # same seed, same run
+
+
+def test_evaluation_batches_are_every_image_once_in_order_unaugmented():
+    images, targets = _constant_images(10, 4)
+    images = images.clone()
+    images[:, 0, 0] = 255  # an asymmetric mark any dihedral view or shift would move
+    batches = DeviceBatches(images, targets, batch_size=4, shuffle=False, max_shift=2)
+    assert len(batches) == 3  # the last, partial batch is kept
+    xs, ys = zip(*batches, strict=True)
+    assert torch.equal(torch.cat(ys), targets)
+    assert torch.equal(torch.cat(xs), images.permute(0, 3, 1, 2).float())
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [({"engine": "fastai", "compile": True}, "train.compile"), ({"engine": "fastai", "cuda_graphs": False}, "train.cuda_graphs"),
+     ({"engine": "fast", "freeze_epochs": 1, "pretrained": "w.pth"}, "train.freeze_epochs"),
+     ({"engine": "fastai", "freeze_epochs": 2}, "train.pretrained is null")],
+)
+def test_settings_that_do_not_apply_to_the_engine_are_rejected(settings, named):
+    with pytest.raises(ValueError, match=named):
+        TrainSettings(**settings)

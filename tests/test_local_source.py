@@ -61,7 +61,9 @@ def test_bad_images_are_counted_not_dropped(local_run):
     assert status[1] == "failed" and status[3] == "failed"
     assert "expected 128x128" in manifest.set_index("objID").loc[3, "error"]
     summary = pd.read_csv(work / "results" / "tables" / "run_summary.csv").set_index("item")
-    assert summary.loc["failed after retries", "value"] == "2"
+    assert summary.loc["excluded before the split", "value"] == "2" and "2 failed" in summary.loc["with a cutout", "note"]
+    excluded = pd.read_csv(work / "results" / "excluded.csv").set_index("objID")
+    assert sorted(excluded.index) == [1, 3] and "3.png" in excluded.loc[3, "reason"]
 
 
 def test_every_figure_for_a_catalog_without_mass_or_magnitudes(local_run):
@@ -83,16 +85,17 @@ def test_applying_the_model_to_a_new_folder(local_run):
     out = pd.read_csv(work / "results" / "applied" / "new.csv")
     meta = json.loads((work / "results" / "applied" / "new.json").read_text())
     assert sorted(out["objID"]) == sorted(cat["objID"][:20])
-    assert np.isfinite(out["pred"]).all()
+    assert np.isfinite(out["pred"]).all() and (out["pred_std"] > 0).all()
     # same model, same images, same TTA: the applied predictions equal the test-split predictions
     test_pred = pd.read_csv(work / "results" / "predictions" / "oh_p50-32px.csv")
     both = out.merge(test_pred, on="objID", suffixes=("", "_test"))
     assert len(both) > 0
     np.testing.assert_allclose(both["pred"], both["pred_test"], atol=1e-4)
+    np.testing.assert_allclose(both["pred_std"], both["pred_std_test"], atol=1e-4)
     np.testing.assert_allclose(out["true"], cat.set_index("objID").loc[out["objID"], "oh_p50"], atol=1e-5)
     assert list(meta["excluded"]) == ["broken.jpg"]
     assert meta["target"] == "oh_p50" and meta["model_size_px"] == 32 and meta["input_size_px"] == 128
-    assert meta["model_meta"]["cutouts"] == {"size": 128, "scale": 0.296}
+    assert meta["model_meta"]["cutouts"] == {"size": 128, "scale": 0.296, "source": "local"}
     # the Python API gives the same numbers as the rule
     from galaxy_cnn.apply import apply_model
 

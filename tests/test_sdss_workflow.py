@@ -13,6 +13,7 @@ from fake_skyserver import FakeSkyServer, make_rows
 from galaxy_cnn.images import decode_image
 
 TARGETS = ["results/catalog.csv", "results/cutouts/manifest.csv"]
+PACKED = "results/packed/index.csv"
 
 
 def _config(tmp_path, url, **cutouts):
@@ -98,10 +99,14 @@ def test_too_many_missing_cutouts_stop_the_run(tmp_path):
     rows = make_rows(30, duplicates=0, outside=10)
     with FakeSkyServer(rows) as server:
         cfg = _config(tmp_path, server.url)
-        proc = run_snakemake("--configfile", str(cfg), "--cores", "2", *TARGETS, workdir=tmp_path, check=False)
+        proc = run_snakemake("--configfile", str(cfg), "--cores", "2", PACKED, workdir=tmp_path, check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs" / "cutouts" / "manifest.log").read_text()
-    assert "cutouts.max_missing_fraction=0.2" in log and "10 of 30" in log
+    text = proc.stdout + proc.stderr
+    assert "cutouts.max_missing_fraction=0.2" in text and "10 of 30 galaxies read" in text
+    assert "10 no cutout (outside_footprint)" in text and "results/excluded.csv" in text
+    excluded = pd.read_csv(tmp_path / "results" / "excluded.csv")
+    assert len(excluded) == 10 and excluded["reason"].str.contains("HTTP 404").all()
+    assert not (tmp_path / "results" / "packed" / "images.npy").exists()
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ import pytest
 from fake_skyserver import FakeSkyServer, make_rows
 from galaxy_cnn import catalog, skyserver
 from galaxy_cnn.images import decode_image
+from galaxy_cnn.sources import sdss
 
 FAST = skyserver.Retry(attempts=4, base_delay=0.01, max_delay=0.05)
 
@@ -48,17 +49,17 @@ def test_catalog_pages_resume_and_survive_hostile_answers(tmp_path):
     rows = make_rows(95, duplicates=3)
     with FakeSkyServer(rows) as server:
         server.sql_faults.extend(["500", "truncate", "html", "throttle"])
-        raw, info = catalog.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40,
+        raw, info = sdss.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40,
                                                   min_interval=0, retries=6, retry_delay=0.01)
         assert info["complete"] and len(raw) == 98
         assert all("TOP 40 " in q for q in server.sql_log)
         n_queries = len(server.sql_log)
         # a rerun reads the finished pages from disk and asks nothing
-        raw2, _ = catalog.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40, min_interval=0)
+        raw2, _ = sdss.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40, min_interval=0)
         assert len(server.sql_log) == n_queries
     pd.testing.assert_frame_equal(raw, raw2)
     assert sorted(int(s) for s in raw["specObjID"]) == sorted(r["specObjID"] for r in rows)
-    df, report = catalog.clean_catalog(raw)
+    df, report, _ = catalog.clean_catalog(raw)
     assert report["duplicate_objID_dropped"] == 3 and len(df) == 95
     assert df["objID"].dtype == "int64" and set(df["objID"]) == {r["objID"] for r in rows}
     assert df["lgm_tot_p50"].isna().sum() == sum(1 for r in rows[:95] if r["lgm_tot_p50"] == -9999)
@@ -71,11 +72,11 @@ def test_interrupted_catalog_download_resumes_without_loss_or_doubles(tmp_path):
         server.sql_faults.appendleft(None)
         server.sql_faults.appendleft(None)
         with pytest.raises(skyserver.SkyServerError, match="after 3 attempts"):
-            catalog.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0,
+            sdss.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0,
                                           retries=3, retry_delay=0.01)
         assert len(list((tmp_path / "p").glob("page-*.csv"))) == 2
         server.sql_faults.clear()
-        raw, info = catalog.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0)
+        raw, info = sdss.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0)
     assert info["complete"] and len(raw) == 130 and raw["specObjID"].is_unique
 
 
@@ -137,3 +138,19 @@ def test_wrong_size_answers_are_not_kept():
     with FakeSkyServer(rows) as server:  # the server clips 32 px requests to 64
         res = skyserver.CutoutClient(server.url, 32, 1.0, retry=FAST).fetch(rows[0]["ra"], rows[0]["dec"])
     assert res.status == "failed" and "expected 32x32" in res.error
+
+
+def test_a_wrong_apply_query_stops_at_once_and_a_timeout_is_retried():
+    """SQL errors and timeouts both come back as HTTP 500 + JSON: only the timeout is worth a retry."""
+    from galaxy_cnn.apply import run_query
+    from galaxy_cnn.errors import InputError
+
+    with FakeSkyServer(make_rows(30, duplicates=0, outside=0)) as server:
+        with pytest.raises(InputError, match="Invalid column name 'petroMag_q'"):
+            run_query(server.url, "SELECT objID, ra, dec, petroMag_q FROM Galaxy", retries=4, retry_delay=0.01,
+                      min_query_interval=0)
+        assert len(server.sql_log) == 1
+        server.sql_faults.append("500")  # "Execution Timeout Expired."
+        rows = run_query(server.url, "SELECT objID, ra, dec FROM Galaxy", page_size=20, retries=4, retry_delay=0.01,
+                         min_query_interval=0)
+        assert len(rows) == 30 and rows["objID"].is_unique

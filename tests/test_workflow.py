@@ -17,21 +17,34 @@ def test_paper_config_dry_run_lists_the_full_dag():
     jobs = job_counts(out)
     assert jobs["catalog"] == 1 and jobs["cutouts_shard"] >= 2 and jobs["cutouts_manifest"] == 1
     assert jobs["pack"] == 1 and jobs["split"] == 1
-    assert jobs["train"] == 9 and jobs["predict"] == 9 and jobs["metrics"] == 1
-    figures = {"gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr"}
+    assert jobs["train"] == 9 and jobs["ensemble"] == 9 and jobs["predict"] == 9 and jobs["metrics"] == 1
+    assert jobs["train_cv"] == 5 and jobs["predict_cv"] == 5 and jobs["cv_summary"] == 1  # the paper's 5-fold CV
+    figures = {"gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr", "calibration"}
     assert {f"figure_{f}" for f in figures} <= set(jobs)
     assert {"random_forest_baselines", "paper_comparison", "run_summary"} <= set(jobs)
 
 
 @pytest.mark.parametrize("profile", ["default", "slurm"])
 def test_profiles_dry_run(profile):
-    out = run_snakemake("-n", "--profile", f"profiles/{profile}", "--configfile", "config/config.yaml")
+    out = run_snakemake("-n", "--workflow-profile", f"profiles/{profile}", "--configfile", "config/config.yaml")
     log = out.stdout + out.stderr
     assert job_counts(out.stdout)["train"] == 9
     train_jobs = re.findall(r"rule train:.*?resources: ([^\n]*)", log, re.S)
     assert len(train_jobs) == 9 and all("gpu=1" in r for r in train_jobs)
-    if profile == "slurm":  # training asks SLURM for a GPU; downloads are localrules (below)
-        assert all("cpus_per_task=8" in r and "runtime=240" in r for r in train_jobs)
+    if profile == "slurm":  # training asks SLURM for a GPU on the GPU partition, with time and memory
+        assert all("cpus_per_task=8" in r and "runtime=240" in r and "slurm_partition=gpu" in r
+                   and "mem_mb=64000" in r for r in train_jobs)
+        jobs = [(re.search(r"rule (\w+):", block), re.search(r"resources: ([^\n]*)", block))
+                for block in re.split(r"\n\s*\n", log)]
+        gpu_jobs = [(name[1], res[1]) for name, res in jobs if name and res and "gpu=1" in res[1]]
+        assert {"train", "ensemble", "predict"} <= {name for name, _ in gpu_jobs}
+        assert all("slurm_partition=gpu" in r for _, r in gpu_jobs)  # no GPU job lands on a CPU partition
+        named = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+        rules = set(run_snakemake("--list-rules", "--configfile", "config/config.yaml").stdout.split())
+        assert set(named) <= rules, f"profile names rules that do not exist: {set(named) - rules}"
+        gpu_rules = set(re.findall(r"^rule (\w+):(?:(?!^rule ).)*?gpu=train_device_resources",
+                                   "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk")), re.S | re.M))
+        assert gpu_rules <= set(named), f"GPU rules without SLURM resources: {gpu_rules - set(named)}"
 
 
 def test_demo_is_the_default_and_dry_runs():
@@ -81,10 +94,10 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in out
 
 
-def test_sdss_downloads_are_localrules_with_an_api_resource():
-    for stage, rule in (("catalog", "catalog"), ("cutouts", "cutouts_shard")):
-        text = (ROOT / "rules" / f"{stage}.smk").read_text()
-        sdss_branch = text[text.index('if SOURCE == "sdss"'):]
-        assert re.search(rf"localrules:\s+{rule},", sdss_branch)
-        block = sdss_branch[sdss_branch.index(f"rule {rule}:"):].split("\n\n")[0:6]
-        assert "sdss_api=1" in "\n".join(block)
+def test_sdss_downloads_hold_the_skyserver_resource():
+    # that they are never submitted to a cluster is shown by tests/test_slurm_workflow.py
+    out = run_snakemake("-n", "--configfile", "config/config.yaml", "--workflow-profile", "profiles/slurm")
+    log = out.stdout + out.stderr
+    for rule in ("catalog", "cutouts_shard"):
+        blocks = re.findall(rf"rule {rule}:.*?resources: ([^\n]*)", log, re.S)
+        assert blocks and all("sdss_api=1" in b for b in blocks), rule

@@ -3,5 +3,7 @@
 from galaxy_cnn import cutouts, runlog
 
 runlog.to_file(snakemake.log[0])
-cutouts.merge_manifests(snakemake.input.catalog, list(snakemake.input.shards), snakemake.output[0],
-                        snakemake.config["cutouts"]["max_missing_fraction"])
+p = snakemake.params
+i, o = snakemake.input, snakemake.output
+cutouts.merge_manifests(i.catalog, i.catalog_meta, i.catalog_rejected, list(i.shards), o.csv, o.json, o.excluded,
+                        p.source, p.image, p.max_missing_fraction)

@@ -1,8 +1,8 @@
 """Decode every cutout once into one uint8 array."""
 
-from galaxy_cnn import files, images, runlog
+from galaxy_cnn import images, runlog
 
 runlog.to_file(snakemake.log[0])
-report = images.pack_cutouts(snakemake.input.manifest, snakemake.params.folder, snakemake.config["cutouts"]["size"],
-                             snakemake.output.images, snakemake.output.index, snakemake.threads)
-files.write_json(report, snakemake.output.report)
+i, o = snakemake.input, snakemake.output
+images.pack_cutouts(i.manifest, i.manifest_json, i.excluded, snakemake.params.folder, snakemake.params.size, o.images, o.index,
+                    o.report, snakemake.threads)

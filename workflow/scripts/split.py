@@ -1,9 +1,7 @@
 """Seeded train/valid/test split."""
 
-from galaxy_cnn import files, runlog, split
+from galaxy_cnn import runlog, split
 
 runlog.to_file(snakemake.log[0])
-cfg = snakemake.config["split"]
-table, report = split.make_split(snakemake.input.index, cfg["fractions"], cfg["seed"])
-files.write_csv(table, snakemake.output.split)
-files.write_json(report, snakemake.output.report)
+split.write_split(snakemake.input.index, snakemake.params.fractions, snakemake.params.seed, snakemake.output.split,
+                  snakemake.output.report)

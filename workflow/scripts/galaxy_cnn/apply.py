@@ -1,73 +1,355 @@
-"""Applying a trained model to new galaxies: a folder of cutouts in, TTA predictions out.
+"""Applying a trained model to galaxies without spectra, at survey scale.
+
+Inputs (config `apply.{name}`, exactly one of): `images`, a folder of `{objID}` JPEG/PNG/FITS
+cutouts; `positions`, a CSV with objID, ra, dec (other columns are carried through); or `query`,
+a SkyServer SQL selection returning objID, ra, dec. Positions and query rows get their cutouts
+from SkyServer at the model's own cutout size and scale, with the verified, resumable client of
+the paper's data. Prediction streams through the images in chunks, in shards that a cluster can
+run in parallel, so memory does not grow with the number of galaxies. The result has one row per
+input (position or image file) with its status and reason, `pred` and `pred_std` (dex, 1 sigma),
+as CSV and as a FITS table with units and the model's provenance.
 
     from galaxy_cnn.apply import apply_model
     apply_model("results/models/oh_p50-128px.pt", "my_cutouts/", "my_predictions.csv")
-
-Images must cover the same field as the training cutouts (the model's `cutouts` size and scale,
-recorded in its metadata); they are area-averaged to the model's image size as in training.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from . import files, provenance
-from .cutouts import LOCAL_SUFFIXES, read_local_image
-from .images import ImageError, downsample
-from .model import load_model
-from .tta import predict_tta
+from .catalog import clean_catalog, id_problem
+from .errors import InputError
+from .images import ImageError, downsample, index_image_folder, read_local_image
+
+log = logging.getLogger(__name__)
+INPUT_COLUMNS = ["input", "objID", "status", "reason", "image"]
+RESULT_COLUMNS = {"input", "status", "reason", "error", "image", "pred", "pred_std", "true"}  # made by apply
 
 
-def read_image_folder(folder: str | Path, size: int | None) -> tuple[list[str], np.ndarray, dict[str, str]]:
-    """Every JPEG/PNG/FITS in `folder`: (names, (N, S, S, 3) uint8, {file: reason} for those excluded)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    names, arrays, excluded = [], [], {}
-    for path in sorted(folder.iterdir()):
-        if not path.name.lower().endswith(LOCAL_SUFFIXES):
-            continue
-        try:
-            arr = read_local_image(path, size)
-        except ImageError as err:
-            excluded[path.name] = str(err)
-            continue
-        if arrays and arr.shape != arrays[0].shape:
-            excluded[path.name] = f"image is {arr.shape[1]}x{arr.shape[0]} px, others are {arrays[0].shape[1]} px"
-            continue
-        names.append(path.name.split(".")[0])
-        arrays.append(arr)
-    if not arrays:
-        raise ValueError(f"no usable JPEG/PNG/FITS images in {folder} ({len(excluded)} excluded: {excluded})")
-    return names, np.stack(arrays), excluded
+# --- the model, as plain metadata for the jobs that must not load torch ----------------------
 
 
-def apply_model(model_path: str, images: str, out_csv: str, catalog_csv: str | None = None,
-                device: str = "auto", views: int = 8, batch_size: int = 256) -> dict:
-    """Write objID, pred (and true where `catalog_csv` has the target) plus a JSON with provenance."""
-    from .train import resolve_device
+def model_info(model_path: str, out_json: str) -> dict:
+    """The model's target, sizes, cutout scale and provenance (what apply's other stages need)."""
+    from .model import load_model
 
+    model, meta = load_model(model_path)
+    info = {"model": str(Path(model_path).resolve()), "target": meta["target"], "size": meta["size"],
+            "cutouts": meta.get("cutouts"), "seeds": meta.get("seeds"), "sigma_scale": model.sigma_scale,
+            "calibration": meta.get("calibration"), "model_provenance": meta.get("provenance", {})}
+    if not info["cutouts"] or "scale" not in info["cutouts"]:
+        raise InputError(f"{model_path}: the model does not record its cutouts' size and scale")
+    files.write_json(info, out_json)
+    return info
+
+
+# --- targets: positions or an SQL query -------------------------------------------------------
+
+
+def read_positions(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(valid rows: objID int64, ra, dec and any other columns; rejected rows: input, reason)."""
+    from .sources.local import read_user_csv
+
+    raw = read_user_csv(Path(path), "apply positions")
+    missing = [c for c in ("objID", "ra", "dec") if c not in raw.columns]
+    if missing:
+        raise InputError(f"apply positions {path} lacks column(s) {missing}; it has {list(raw.columns)}")
+    good, _, rejected = clean_catalog(raw, require_coords=True, name=f"apply positions {path}")
+    return good, pd.DataFrame({"input": rejected["objID"], "reason": rejected["reason"]})
+
+
+def query_body(user_sql: str) -> str:
+    """The user's SELECT as one line, `--` comments removed, ready to wrap in a paged query."""
+    lines = [line.split("--", 1)[0] for line in user_sql.splitlines()]
+    body = " ".join(" ".join(lines).split()).rstrip(";").strip()
+    if not body.upper().startswith("SELECT "):
+        raise InputError(f"apply query must be one SELECT statement returning objID, ra, dec; got: {user_sql!r}")
+    if ";" in body:
+        raise InputError("apply query must be a single statement (it contains ';')")
+    if re.match(r"SELECT\s+(DISTINCT\s+)?TOP\b", body, flags=re.IGNORECASE):
+        raise InputError("apply query must not use TOP: the workflow fetches every row, in pages")
+    if re.search(r"\bORDER\s+BY\b", body, flags=re.IGNORECASE):
+        raise InputError("apply query must not have ORDER BY: the workflow pages through it in objID order itself")
+    return body
+
+
+def query_sql(user_sql: str, top: int, after: int) -> str:
+    """One keyset page of the user's selection, ordered by objID."""
+    return f"SELECT TOP {top} q.* FROM ({query_body(user_sql)}) AS q WHERE q.objID > {after} ORDER BY q.objID"
+
+
+def run_query(url: str, user_sql: str, page_size: int = 50_000, min_query_interval: float = 1.0,
+              query_timeout: float = 600, retries: int = 5, retry_delay: float = 2.0) -> pd.DataFrame:
+    """Every row of the user's selection, keyset-paged on objID with the catalog's validated client."""
+    from .skyserver import Retry, SkyServerError, SkyServerRejected, SqlClient
+
+    query_body(user_sql)  # bad SQL stops here, before any request
+    client = SqlClient(url, timeout=query_timeout, retry=Retry(attempts=retries, base_delay=retry_delay),
+                       min_interval=min_query_interval)
+    frames, header, last = [], None, 0
+    with tqdm(desc="query pages", unit="row", mininterval=2) as bar:
+        while True:
+            try:
+                page_header, rows = client.query_table(query_sql(user_sql, page_size, last), ("objID", "ra", "dec"))
+            except SkyServerRejected as err:
+                raise InputError(f"apply query: {err}") from err
+            if header is not None and page_header != header:
+                raise SkyServerError(f"query pages disagree on columns: {header} then {page_header}")
+            header = page_header
+            if not rows:
+                break
+            page = pd.DataFrame(rows, columns=header, dtype=str)
+            ids = [int(v) for v in page["objID"]]
+            repeated = [a for a, b in zip(ids[:-1], ids[1:], strict=True) if a == b]
+            if repeated:  # rows of one objID could straddle two pages and be lost
+                raise InputError(f"apply query returns several rows for objID {repeated[0]} (a join?); "
+                                 "select one row per objID")
+            if ids != sorted(ids) or ids[0] <= last:
+                raise SkyServerError("SkyServer returned a page out of objID order; paging is unsafe")
+            frames.append(page)
+            last = ids[-1]
+            bar.update(len(page))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=header or ["objID", "ra", "dec"])
+
+
+def write_targets(kind: str, source: str, sdss: dict, out_targets: str, out_rejected: str) -> dict:
+    """targets.csv (objID, ra, dec, carried columns) and the rejected input rows with reasons."""
+    if kind == "positions":
+        good, rejected = read_positions(source)
+    else:
+        raw = run_query(user_sql=source, **sdss)
+        if raw.empty:
+            raise InputError(f"apply query returned no rows: {source}")
+        good, _, bad = clean_catalog(raw, require_coords=True, name="apply query result")
+        rejected = pd.DataFrame({"input": bad["objID"], "reason": bad["reason"]})
+    taken = sorted(c for c in good.columns if c.lower() in RESULT_COLUMNS)
+    if taken:
+        what = f"apply positions {source}" if kind == "positions" else "the apply query's result"
+        raise InputError(f"{what} has column(s) {taken}, which the results use; rename them")
+    files.write_csv(good, out_targets)
+    files.write_csv(rejected, out_rejected)
+    return {"targets": len(good), "rejected": len(rejected)}
+
+
+def fetch_cutouts_shard(targets_csv: str, model_json: str, shard: int, n_shards: int, settings: dict, folder: str,
+                        out_manifest: str) -> pd.DataFrame:
+    """One shard of SkyServer cutouts for apply targets, at the model's cutout size and scale."""
+    from .sources import sdss
+
+    cutouts = files.read_json(model_json)["cutouts"]
+    image = {"size": cutouts["size"], "scale": cutouts["scale"]}
+    return sdss.cutouts_shard(targets_csv, {}, shard, n_shards, image, settings, folder, out_manifest)
+
+
+# --- the inputs table: one row per input, the image to predict where there is one ----------------
+
+
+def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv: str | None = None,
+                rejected_csv: str | None = None, shard_csvs: list[str] = (), cutout_folder: str | None = None) -> dict:
+    """results/applied/{name}/inputs.csv: input, objID, status, reason, image (+ carried columns)."""
+    if kind == "images":
+        if not folder or not Path(folder).is_dir():
+            raise InputError(f"apply images: folder {folder} does not exist")
+        by_id, unnamed = index_image_folder(folder)
+        if not by_id and not unnamed:
+            raise InputError(f"apply images: folder {folder} holds no JPEG/PNG/FITS image")
+        rows = [{"input": name, "objID": pd.NA, "status": "failed", "reason": reason, "image": ""}
+                for name, reason in unnamed.items()]
+        for obj_id, paths in by_id.items():
+            names = ", ".join(p.name for p in paths)
+            for p in paths:
+                dup = len(paths) > 1
+                rows.append({"input": p.name, "objID": obj_id, "status": "failed" if dup else "ok",
+                             "reason": f"several images for objID {obj_id}: {names}" if dup else "",
+                             "image": "" if dup else str(p)})
+        table = pd.DataFrame(rows, columns=INPUT_COLUMNS)
+    else:
+        # nullable dtypes keep long integer columns exact (objID must be "Int64" here: pandas reads "int64"
+        # under this backend as float64)
+        targets = pd.read_csv(targets_csv, dtype={"objID": "Int64"}, dtype_backend="numpy_nullable")
+        targets["objID"] = targets["objID"].astype("int64")
+        manifest = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs], ignore_index=True)
+        table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
+        if table["status"].isna().any():
+            raise RuntimeError(f"{int(table['status'].isna().sum())} targets have no cutout manifest row")
+        ok = table["status"] == "ok"
+        table = table.rename(columns={"error": "reason"}).assign(
+            input=table["objID"].astype(str), image=np.where(ok, [f"{cutout_folder}/{o}.jpg" for o in table["objID"]], ""))
+        table["reason"] = table["reason"].fillna("")
+        rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False)
+        exact = [int(v) if not id_problem(v) else pd.NA for v in rejected["input"]]
+        rejected = rejected.assign(objID=pd.array(exact, dtype="Int64"), status="rejected", image="")
+        table = pd.concat([table, rejected], ignore_index=True)
+        table = table[INPUT_COLUMNS + [c for c in table.columns if c not in INPUT_COLUMNS]]
+    table["objID"] = table["objID"].astype("Int64")
+    files.write_csv(table, out_csv)
+    return table["status"].value_counts().to_dict()
+
+
+def read_inputs(path: str, chunksize: int | None = None):
+    """The inputs table (or an iterator of `chunksize`-row blocks of it), text columns never NaN."""
+    text = {"input": str, "status": str, "reason": str, "image": str}
+    if chunksize:
+        return (b.fillna({c: "" for c in text}) for b in pd.read_csv(path, dtype={"objID": "Int64"} | text,
+                                                                    chunksize=chunksize))
+    return pd.read_csv(path, dtype={"objID": "Int64"} | text, dtype_backend="numpy_nullable").fillna(
+        {c: "" for c in text})
+
+
+# --- prediction, streamed in chunks, one shard of the inputs ----------------------------------
+
+
+def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, out_csv: str, device: str = "auto",
+                  views: int = 8, batch_size: int = 256, chunk: int = 2048, threads: int = 1) -> dict:
+    """objID, status, reason, pred, pred_std for the `ok` inputs of one shard (every n-th row).
+
+    The inputs table is read, and the images decoded and predicted, `chunk` rows at a time, and
+    each chunk's rows are appended to the output: memory stays at one chunk of images plus the
+    model, whatever the number of galaxies.
+    """
+    import torch
+
+    from .device import resolve_device
+    from .model import load_model
+    from .tta import predict_tta
+
+    torch.set_num_threads(max(1, threads))
     dev = resolve_device(device)
     model, meta = load_model(model_path, dev)
-    full = meta.get("cutouts", {}).get("size")
-    names, array, excluded = read_image_folder(images, full)
-    if array.shape[1] % meta["size"]:
-        raise ValueError(f"images are {array.shape[1]} px: not an integer multiple of the model's {meta['size']} px")
-    pred = predict_tta(model, downsample(array, meta["size"]), batch_size, views, dev)
-    ids = pd.Series(names)
-    out = pd.DataFrame({"objID": pd.to_numeric(ids) if ids.str.fullmatch(r"\d+").all() else ids, "pred": pred})
+    full, size = meta["cutouts"]["size"], meta["size"]
+    counts = {"ok": 0, "failed": 0}
+    columns = ["objID", "status", "reason", "pred", "pred_std"]
+    with files.atomic_path(out_csv) as tmp, open(tmp, "w") as out:
+        pd.DataFrame(columns=columns).to_csv(out, index=False)
+        offset = 0
+        for block in tqdm(read_inputs(inputs_csv, chunksize=chunk * n_shards), desc=f"apply shard {shard}",
+                          unit="chunk", mininterval=2):
+            mine = block[((np.arange(len(block)) + offset) % n_shards == shard) & (block["status"] == "ok")]
+            offset += len(block)
+            images, kept, failed = [], [], []
+            for row in mine.itertuples(index=False):
+                try:
+                    images.append(read_local_image(Path(row.image), full))
+                    kept.append(int(row.objID))
+                except (ImageError, OSError) as err:
+                    failed.append({"objID": int(row.objID), "status": "failed",
+                                   "reason": f"{Path(row.image).name}: {err}"})
+            parts = [pd.DataFrame(failed, columns=columns)] if failed else []
+            if kept:
+                pred = predict_tta(model, downsample(np.stack(images), size), batch_size, views, dev, progress=False)
+                parts.append(pd.DataFrame({"objID": kept, "status": "ok", "reason": "", "pred": pred.mean,
+                                           "pred_std": pred.std}))
+            for part in parts:
+                part[columns].to_csv(out, index=False, header=False, float_format="%.6f")
+            counts["ok"] += len(kept)
+            counts["failed"] += len(failed)
+    return counts
+
+
+# --- the merged result: CSV and FITS, one row per input ----------------------------------------
+
+
+def merge_results(inputs_csv: str, shard_csvs: list[str], model_json: str, out_csv: str, out_fits: str,
+                  out_json: str, catalog_csv: str | None = None, views: int = 8) -> dict:
+    """results/applied/{name}.csv/.fits/.json from the inputs and the prediction shards."""
+    inputs = read_inputs(inputs_csv)
+    preds = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}, keep_default_na=False,
+                                   na_values={"pred": [""], "pred_std": [""]}) for p in shard_csvs],
+                      ignore_index=True)
+    ok = inputs["status"] == "ok"
+    merged = inputs[ok].merge(preds, on="objID", how="left", suffixes=("_in", ""))
+    if merged["status"].isna().any():
+        raise RuntimeError(f"{int(merged['status'].isna().sum())} ok inputs have no prediction row")
+    merged = merged.drop(columns=["status_in", "reason_in"])
+    rest = inputs[~ok].assign(pred=np.nan, pred_std=np.nan)
+    table = pd.concat([merged, rest], ignore_index=True)
+    table = table.drop(columns=["image"])
+    info = files.read_json(model_json)
     if catalog_csv:
-        cat = pd.read_csv(catalog_csv, dtype={"objID": out["objID"].dtype})
-        if meta["target"] in cat.columns:
-            out = out.merge(cat[["objID", meta["target"]]].rename(columns={meta["target"]: "true"}),
-                            on="objID", how="left")
-    files.write_csv(out, out_csv, float_format="%.6f")
-    info = {"model": str(Path(model_path).resolve()), "target": meta["target"], "model_size_px": meta["size"],
-            "input_size_px": int(array.shape[1]), "n_predicted": len(out), "excluded": excluded,
-            "tta_views": views, "model_meta": {k: v for k, v in meta.items() if k != "config"} | {
-                "train_config": meta.get("config")}, "provenance": provenance.collect()}
-    files.write_json(info, str(Path(out_csv).with_suffix(".json")))
-    return info
+        from .sources.local import read_user_csv
+
+        raw = read_user_csv(Path(catalog_csv), "apply catalog")
+        if "objID" not in raw.columns:
+            raise InputError(f"apply catalog {catalog_csv} has no objID column (it has {list(raw.columns)})")
+        numeric = (info["target"],) if info["target"] in raw.columns else ()
+        cat, _, _ = clean_catalog(raw, require_coords=False, numeric=numeric, on_bad_value="exclude",
+                                  name=f"apply catalog {catalog_csv}")
+        if numeric:
+            truth = cat[["objID", info["target"]]].rename(columns={info["target"]: "true"})
+            table = table.merge(truth.astype({"objID": "Int64"}), on="objID", how="left")
+    front = ["objID", "input", "status", "reason", "pred", "pred_std"] + (["true"] if "true" in table else [])
+    table = table[front + [c for c in table.columns if c not in front]]
+    table = table.sort_values(["objID", "input"], na_position="last").reset_index(drop=True)
+    files.write_csv(table, out_csv, float_format="%.6f")
+    write_fits(table, info, views, out_fits)
+    summary = {"inputs": len(table), "by_status": table["status"].value_counts().to_dict(),
+               "model": info, "tta_views": views, "provenance": provenance.collect()}
+    files.write_json(summary, out_json)
+    return summary
+
+
+def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
+    """The result as a FITS binary table: int64 objIDs (null where the input had none), units, provenance."""
+    from astropy import units as u
+    from astropy.io import fits
+    from astropy.table import MaskedColumn, Table
+
+    t = Table()
+    obj = table["objID"]
+    t["objID"] = MaskedColumn(obj.fillna(-1).astype("int64").to_numpy(), mask=obj.isna().to_numpy(), fill_value=-1)
+    for col in table.columns:
+        if col == "objID":
+            continue
+        values = table[col]
+        if pd.api.types.is_bool_dtype(values):
+            t[col] = values.fillna(False).to_numpy(dtype=bool)
+        elif pd.api.types.is_integer_dtype(values):  # exact, with nulls masked
+            t[col] = MaskedColumn(values.fillna(0).to_numpy(dtype="int64"), mask=values.isna().to_numpy())
+        elif pd.api.types.is_numeric_dtype(values):
+            t[col] = values.to_numpy(dtype=float, na_value=np.nan)
+        else:  # fixed-width text (FITS has no variable-length strings here)
+            text = ["" if pd.isna(v) else str(v) for v in values]
+            width = max([len(v.encode()) for v in text] + [1])
+            t[col] = np.array([v.encode() for v in text], dtype=f"S{width}")
+    for col in ("ra", "dec"):
+        if col in t.colnames and t[col].dtype.kind == "f":
+            t[col].unit = u.deg
+    t.meta.update({"TARGET": info["target"], "MODELPX": info["size"], "CUTPX": info["cutouts"]["size"],
+                   "CUTSCALE": info["cutouts"]["scale"], "TTAVIEWS": views, "SIGSCALE": info["sigma_scale"],
+                   "SEEDS": ",".join(map(str, info.get("seeds") or [])), "MODEL": Path(info["model"]).name,
+                   "MODELGIT": info["model_provenance"].get("git", ""),
+                   "GITREV": provenance.git_revision(Path(__file__).parent)})
+    hdu = fits.table_to_hdu(t)
+    for col in ("pred", "pred_std", "true"):  # dex is no FITS-standard unit: written as the usual string
+        if col in t.colnames:
+            hdu.header[f"TUNIT{t.colnames.index(col) + 1}"] = ("dex", "log10 units of the target")
+    hdu.header["COMMENT"] = "pred, pred_std: the predicted value and its calibrated 1-sigma error"
+    hdu.header["COMMENT"] = "CUTSCALE: arcsec per pixel of the cutouts the model was trained on"
+    with files.atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
+
+
+# --- in one call, for Python users -----------------------------------------------------------
+
+
+def apply_model(model_path: str, images: str, out_csv: str, catalog_csv: str | None = None, device: str = "auto",
+                views: int = 8, batch_size: int = 256) -> dict:
+    """Predict every `{objID}` image in a folder: CSV, FITS and JSON beside `out_csv`."""
+    import tempfile
+
+    out = Path(out_csv)
+    with tempfile.TemporaryDirectory() as tmp:
+        info_json, inputs, shard = f"{tmp}/model.json", f"{tmp}/inputs.csv", f"{tmp}/0.csv"
+        model_info(model_path, info_json)
+        list_inputs("images", inputs, folder=images)
+        predict_shard(model_path, inputs, 0, 1, shard, device, views, batch_size)
+        return merge_results(inputs, [shard], info_json, str(out), str(out.with_suffix(".fits")),
+                             str(out.with_suffix(".json")), catalog_csv, views)
+

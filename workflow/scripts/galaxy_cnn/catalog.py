@@ -1,4 +1,4 @@
-"""The galaxy catalog (`results/catalog.csv`) from SDSS, the synthetic universe or the user's file.
+"""The galaxy catalog (`results/catalog.csv`): checks and reading shared by every source.
 
 Whatever the source, the catalog has integer objIDs (never floats), NaN for missing values
 (SDSS's -9999), one row per objID, and a JSON sidecar that counts every row excluded and why.
@@ -6,163 +6,119 @@ Whatever the source, the catalog has integer objIDs (never floats), NaN for miss
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from . import files, provenance
-from .skyserver import CATALOG_COLUMNS, SqlClient, paper_sql
+from .errors import CatalogError
 
-log = logging.getLogger(__name__)
 SENTINEL = -9999
 INT64_MAX = 2**63 - 1
 
 
-def valid_ids(values: pd.Series) -> pd.Series:
-    """True where the value is a positive 64-bit integer written as digits (no floats, no signs)."""
-    s = values.astype("string").str.strip()
-    digits = s.str.fullmatch(r"[0-9]{1,19}").fillna(False).astype(bool)
-    ok = digits.copy()
-    ok[digits] = [0 < int(v) <= INT64_MAX for v in s[digits]]
-    return ok
+def id_problem(value) -> str:
+    """Why a raw objID is unusable ('' if it is an exact positive 64-bit integer)."""
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+    if not text or text.lower() in ("nan", "<na>", "none", "null"):
+        return "objID is blank"
+    if text.isascii() and text.isdigit():
+        return "" if 0 < int(text) <= INT64_MAX else "objID is 0 or beyond the 64-bit range"
+    if text[0] in "+-" and text[1:].isascii() and text[1:].isdigit():
+        return "objID has a sign (objIDs are positive integers written as digits only)"
+    try:
+        if not text.isascii():
+            raise ValueError
+        float(text)
+    except ValueError:
+        return "objID is not a number"
+    return ("objID is not an exact integer (floating-point notation such as 1.2376e+18 has lost digits: "
+            "export objIDs as text)")
 
 
-def clean_catalog(raw: pd.DataFrame, require_coords: bool = True) -> tuple[pd.DataFrame, dict]:
-    """Validate IDs and coordinates, turn -9999 into NaN, drop duplicate objIDs deterministically."""
-    report: dict = {"rows_in": len(raw)}
-    ok_id = valid_ids(raw["objID"])
-    bad = ~ok_id
+REJECTED_COLUMNS = ["row", "objID", "reason"]
+
+
+def long_integers(column: pd.Series) -> bool:
+    """True when the column holds integers of more than 15 digits, which float64 would round."""
+    text = column.astype("string").str.strip()
+    return bool(text.str.fullmatch(r"[+-]?\d{16,}").fillna(False).any())
+
+
+def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple[str, ...] = (),
+                  on_bad_value: str = "stop", name: str = "catalog") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Validate a catalog; return (kept rows, report, rejected rows with their reasons).
+
+    objIDs must be exact positive 64-bit integers (never rounded), ra/dec valid when
+    `require_coords`, the `numeric` columns numbers or blank: another value stops with an error
+    naming the column, row and value, or with `on_bad_value='exclude'` rejects the row. -9999 (SDSS's
+    missing value) becomes NaN. Duplicate objIDs keep the first row (lowest specObjID if present).
+    `row` in the rejected table counts data rows from 1 (line row + 1 of a CSV file).
+    """
+    raw = raw.reset_index(drop=True)
+    reasons = pd.Series("", index=raw.index, dtype=object)
+    problems = [id_problem(v) for v in raw["objID"]]
+    reasons[:] = problems
+    for col in numeric:
+        text = raw[col].astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = ~blank & ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any() and on_bad_value != "exclude":
+            first = int(np.flatnonzero(bad)[0])
+            raise CatalogError(
+                f"{name}: column {col!r} must hold numbers, but row {first + 1} (line {first + 2}) has "
+                f"{raw[col].iloc[first]!r} ({int(bad.sum())} such rows). Fix the file, or set "
+                "local.on_bad_value: exclude to leave those rows out (they are counted)")
+        reasons[bad & (reasons == "")] = f"{col} is not a number"
     if require_coords:
         ra = pd.to_numeric(raw["ra"], errors="coerce")
         dec = pd.to_numeric(raw["dec"], errors="coerce")
         bad_coord = ~((ra >= 0) & (ra < 360) & (dec >= -90) & (dec <= 90))
-        report["rejected_bad_coordinates"] = int((bad_coord & ok_id).sum())
-        bad |= bad_coord
-    report["rejected_bad_objID"] = int((~ok_id).sum())
-    report["rejected_rows"] = raw.index[bad].tolist()[:50]
+        reasons[bad_coord & (reasons == "")] = "ra/dec missing or out of range"
+    bad = reasons != ""
+    rejected = pd.DataFrame({"row": raw.index[bad] + 1, "objID": raw.loc[bad, "objID"].astype("string"),
+                             "reason": reasons[bad]}, columns=REJECTED_COLUMNS)
     df = raw[~bad].copy()
     df["objID"] = df["objID"].astype("string").str.strip().astype("int64")
     for col in df.columns:
         if col in ("objID", "specObjID"):
             continue
+        if col not in numeric and long_integers(df[col]):
+            continue  # IDs a float cannot hold exactly stay text
         num = pd.to_numeric(df[col], errors="coerce")
-        if num.notna().sum() >= df[col].notna().sum():  # a numeric column
+        if col in numeric or num.notna().sum() >= df[col].replace("", np.nan).notna().sum():  # numeric
             df[col] = num.mask(num == SENTINEL)
-    sort_cols = ["objID"] + (["specObjID"] if "specObjID" in df.columns else [])
+    df["_row"] = df.index + 1
+    sort_cols = ["objID", "_row"]
     if "specObjID" in df.columns:
         df["_spec"] = df["specObjID"].astype("string").str.zfill(20)
-        sort_cols = ["objID", "_spec"]
+        sort_cols = ["objID", "_spec", "_row"]
     df = df.sort_values(sort_cols, kind="stable")
-    dup = df["objID"].duplicated(keep="first")
-    report["duplicate_objID_dropped"] = int(dup.sum())  # one photometric object, several spectra
-    df = df[~dup].drop(columns=["_spec"], errors="ignore").reset_index(drop=True)
-    report["rows_out"] = len(df)
-    return df, report
+    dup = df["objID"].duplicated(keep="first")  # one photometric object, several spectra (or rows)
+    duplicates = pd.DataFrame({"row": df.loc[dup, "_row"], "objID": df.loc[dup, "objID"].astype("string"),
+                               "reason": "duplicate objID (the first row is kept)"}, columns=REJECTED_COLUMNS)
+    df = df[~dup].drop(columns=["_spec", "_row"], errors="ignore").reset_index(drop=True)
+    counts = rejected["reason"].value_counts().to_dict()
+    report = {"rows_in": len(raw), "rows_out": len(df), "rejected": int(bad.sum()), "rejected_by_reason": counts,
+              "rejected_bad_objID": int(sum(r.startswith("objID") for r in problems)),
+              "rejected_bad_coordinates": int(counts.get("ra/dec missing or out of range", 0)),
+              "duplicate_objID_dropped": int(dup.sum())}
+    return df, report, pd.concat([rejected, duplicates], ignore_index=True).sort_values("row")
 
 
-def download_sdss_catalog(
-    base_url: str, pages_dir: str, page_size: int = 50_000, limit: int | None = None,
-    min_interval: float = 1.0, timeout: float = 600, retries: int = 5, retry_delay: float = 2.0,
-) -> tuple[pd.DataFrame, dict]:
-    """Keyset-page the paper's selection into atomic page files; resume from the pages on disk.
+def write_catalog(df: pd.DataFrame, report: dict, rejected: pd.DataFrame, outputs: dict, meta: dict) -> dict:
+    """catalog.csv, the rejected rows with their reasons, and the JSON sidecar (meta + report)."""
+    from . import files, provenance
 
-    The download ends only on an empty page: a body cut at a line boundary looks like a short
-    last page, so a short page is confirmed by asking for what comes after it.
-    """
-    from .skyserver import Retry
-
-    client = SqlClient(base_url, timeout=timeout, retry=Retry(attempts=retries, base_delay=retry_delay),
-                       min_interval=min_interval)
-    pages = Path(pages_dir)
-    pages.mkdir(parents=True, exist_ok=True)
-    done = sorted(pages.glob("page-*.csv"))
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in done]
-    n_rows = sum(len(f) for f in frames)
-    finished = bool(done) and (pages / "complete").exists()
-    last = int(frames[-1]["specObjID"].iloc[-1]) if frames and len(frames[-1]) else 0
-    if done:
-        log.info("resuming: %d pages (%d rows) on disk, last specObjID %d", len(done), n_rows, last)
-    with tqdm(desc="catalog pages", unit="row", initial=n_rows, mininterval=2) as bar:
-        while not finished and (limit is None or n_rows < limit):
-            top = page_size if limit is None else min(page_size, limit - n_rows)
-            rows = client.query(paper_sql(top, last), CATALOG_COLUMNS)
-            page = pd.DataFrame(rows, columns=CATALOG_COLUMNS, dtype=str)
-            if len(page):
-                files.write_csv(page, pages / f"page-{len(frames):05d}.csv")
-                frames.append(page)
-                ids = [int(v) for v in page["specObjID"]]
-                if ids != sorted(ids) or ids[0] <= last:
-                    raise RuntimeError("SkyServer returned a page out of specObjID order; paging is unsafe")
-                last = ids[-1]
-            n_rows += len(page)
-            bar.update(len(page))
-            if len(page) == 0:
-                finished = True
-        if finished:
-            (pages / "complete").touch()
-    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CATALOG_COLUMNS)
-    return raw, {"pages": len(frames), "rows_downloaded": len(raw), "complete": finished,
-                 "sql_first_page": paper_sql(page_size, 0)}
-
-
-def build_sdss_catalog(cfg: dict, out_csv: str, out_meta: str, pages_dir: str) -> dict:
-    sdss = cfg["sdss"]
-    raw, info = download_sdss_catalog(sdss["url"], pages_dir, sdss["page_size"], sdss.get("limit"),
-                                      sdss["min_query_interval"], sdss["query_timeout"], sdss["retries"],
-                                      sdss["retry_delay"])
-    df, report = clean_catalog(raw)
-    files.write_csv(df, out_csv)
-    meta = {"source": "sdss", "url": sdss["url"], "data_release": sdss["url"].rstrip("/").rsplit("/", 1)[-1],
-            "time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")} | info | report | {
-            "provenance": provenance.collect()}
-    files.write_json(meta, out_meta)
-    return meta
-
-
-def build_synthetic_catalog(cfg: dict, out_csv: str, out_meta: str, out_truth: str, out_floor: str) -> dict:
-    from . import synthetic
-
-    syn = cfg["synthetic"]
-    settings = synthetic.PopulationSettings(hidden_scatter=syn["hidden_scatter"])
-    cat, truth, counts = synthetic.draw_population(syn["n_galaxies"], syn["seed"], settings)
-    df, report = clean_catalog(cat)
-    files.write_csv(truth, out_truth)
-    files.write_json(synthetic.floor_summary(truth, settings), out_floor)
-    files.write_csv(df, out_csv)
-    meta = {"source": "synthetic", "seed": syn["seed"], "settings": vars(settings)} | counts | report | {
-        "provenance": provenance.collect()}
-    files.write_json(meta, out_meta)
-    return meta
-
-
-def build_local_catalog(cfg: dict, out_csv: str, out_meta: str) -> dict:
-    """The user's own catalog: objID plus the configured target columns (ra/dec optional)."""
-    local = cfg["local"]
-    path = Path(local["catalog"])
-    if not path.is_file():
-        raise FileNotFoundError(f"local.catalog: {path} does not exist")
-    raw = pd.read_csv(path, dtype={"objID": "string"})
-    needed = ["objID", *cfg["targets"]]
-    missing = [c for c in needed if c not in raw.columns]
-    if missing:
-        raise KeyError(f"local.catalog {path} lacks column(s) {missing}; it has {list(raw.columns)}")
-    has_coords = {"ra", "dec"} <= set(raw.columns)
-    df, report = clean_catalog(raw, require_coords=has_coords)
-    for col in cfg["targets"]:
-        report[f"missing_{col}"] = int(df[col].isna().sum())
-    files.write_csv(df, out_csv)
-    meta = {"source": "local", "catalog": str(path.resolve())} | report | {"provenance": provenance.collect()}
-    files.write_json(meta, out_meta)
+    if not len(df):
+        top = ", ".join(f"{n} {r}" for r, n in report["rejected_by_reason"].items())
+        raise CatalogError(f"no usable catalog rows: {report['rows_in']} read, all rejected ({top}); "
+                           f"see {outputs['rejected']}")
+    files.write_csv(rejected, outputs["rejected"])
+    files.write_csv(df, outputs["catalog"])
+    meta = meta | report | {"provenance": provenance.collect()}
+    files.write_json(meta, outputs["meta"])
     return meta
 
 
 def read_catalog(path: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"objID": "int64", "specObjID": "string"})
-
-
-def finite_targets(df: pd.DataFrame, target: str) -> np.ndarray:
-    return np.isfinite(df[target].to_numpy(dtype=float))

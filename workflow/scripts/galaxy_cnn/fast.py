@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import torch
 
-from .augment import random_dihedral, random_shift
-from .model import GalaxyRegressor, float_batches, load_imagenet_body, rmse_loss
+from .batches import DeviceBatches
+from .model import GalaxyRegressor, TrainingLoss, build_model, float_batches
+
+if TYPE_CHECKING:
+    from .train import TrainSettings
 
 
 def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0,
@@ -36,32 +40,6 @@ def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div
     return lr, mom
 
 
-class DeviceBatches:
-    """Random training batches from uint8 (N, H, W, 3) device data, augmented on the device."""
-
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, batch_size: int, max_shift: int,
-                 generator: torch.Generator):
-        self.images, self.targets = images, targets.float()
-        self.bs, self.max_shift, self.gen = batch_size, max_shift, generator
-        self.device = images.device
-
-    def __len__(self) -> int:
-        return len(self.images) // self.bs
-
-    def __iter__(self):
-        n, dev = len(self.images), self.device
-        order = torch.randperm(n, generator=self.gen, device=dev)
-        ks = torch.randint(0, 8, (n,), generator=self.gen, device=dev)
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=self.gen, device=dev)
-        for b in range(len(self)):
-            idx = order[b * self.bs : (b + 1) * self.bs]
-            x = self.images[idx].permute(0, 3, 1, 2).float()
-            x = random_dihedral(x, ks[idx])
-            if self.max_shift:
-                x = random_shift(x, shifts[idx], self.max_shift)
-            yield x.contiguous(memory_format=torch.channels_last), self.targets[idx]
-
-
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, batch_size: int,
              autocast) -> torch.Tensor:
@@ -71,65 +49,61 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor
     for start, x in zip(range(0, len(images), batch_size), float_batches(images, batch_size, images.device),
                         strict=True):
         with autocast:
-            pred = model(x.contiguous(memory_format=torch.channels_last)).float()
+            pred = model(x.contiguous(memory_format=torch.channels_last))[:, 0].float()
         total += ((pred - targets[start : start + batch_size]) ** 2).sum()
     model.train()
-    return torch.sqrt(total / len(images))
+    return torch.sqrt(total / len(images)) if len(images) else torch.full((), float("nan"))
 
 
 def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tensor, valid_y: torch.Tensor,
-               size: int, cfg: dict, device: torch.device, compile_model: bool = False,
+               size: int, settings: TrainSettings, device: torch.device,
                log=print) -> tuple[GalaxyRegressor, list[dict]]:
     """Train on uint8 NHWC tensors already downsampled to `size`; returns the model and history."""
-    torch.manual_seed(cfg["seed"])
-    gen = torch.Generator(device=device).manual_seed(cfg["seed"])
+    s = settings
+    torch.manual_seed(s.seed)
     cuda = device.type == "cuda"
-    train_x, valid_x = train_x.to(device), valid_x.to(device)
-    train_y, valid_y = train_y.to(device).float(), valid_y.to(device).float()
-    model = GalaxyRegressor(float(train_y.mean()), float(train_y.std()))
-    load_imagenet_body(model, cfg.get("pretrained"))  # no frozen-body phase on this path
-    model = model.to(device)
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
-    batches = DeviceBatches(train_x, train_y, cfg["batch_size"], int(round(cfg["max_shift"] * size)), gen)
+    valid_x, valid_y = valid_x.to(device), valid_y.to(device).float()
+    batches = DeviceBatches(train_x, train_y, s.batch_size, True, int(round(s.max_shift * size)), s.seed, device)
+    model = build_model(train_y, s.pretrained, device)
+    loss_fn = TrainingLoss(s.loss, float(model.y_std))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda, cache_enabled=False)
     graphed = False
-    if compile_model:
+    if s.compile:
         step_model = torch.compile(model)
-    elif cuda and cfg.get("cuda_graphs", True):
+    elif cuda and s.cuda_graphs is not False:
         step_model, graphed = _graph_model(model, next(iter(batches))[0], autocast, log)
     else:
         step_model = model
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
-                            lr=cfg["lr"], betas=(0.95, 0.99), eps=1e-5,
+                            lr=s.lr, betas=(0.95, 0.99), eps=1e-5,
                             fused=device.type in ("cuda", "cpu"))  # on a CPU too: 12 ms a step, not 105-165
-    total_steps, step, history = cfg["epochs"] * len(batches), 0, []
+    total_steps, step, history = s.epochs * len(batches), 0, []
     model.train()
-    for epoch in range(cfg["epochs"]):
+    for epoch in range(s.epochs):
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         for x, y in batches:
-            lr, mom = one_cycle(step, total_steps, cfg["lr"])
+            lr, mom = one_cycle(step, total_steps, s.lr)
             for g in opt.param_groups:
                 g["lr"], g["betas"] = lr, (mom, 0.99)
             with autocast:
                 pred = step_model(x).float()
-            loss = rmse_loss(pred, y)
+            loss = loss_fn(pred, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.detach()
             step += 1
-        train_rmse = float(loss_sum / max(1, len(batches)))  # the one host sync of the epoch
+        train_loss = float(loss_sum / max(1, len(batches)))  # the one host sync of the epoch
         train_seconds = time.perf_counter() - t0
-        valid = evaluate(model, valid_x, valid_y, 4 * cfg["batch_size"], autocast)
-        row = {"epoch": epoch, "train_rmse": train_rmse, "valid_rmse": float(valid),
+        valid = evaluate(model, valid_x, valid_y, 4 * s.batch_size, autocast)
+        row = {"epoch": epoch, "train_loss": train_loss, "valid_rmse": float(valid),
                "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "cuda_graphs": graphed}
         history.append(row)
-        log(f"epoch {epoch}: train {row['train_rmse']:.4f} valid {row['valid_rmse']:.4f} ({row['seconds']:.1f} s)")
+        log(f"epoch {epoch}: train loss {train_loss:.4f} valid RMSE {row['valid_rmse']:.4f} ({row['seconds']:.1f} s)")
     if graphed:
         del model.forward  # back to the eager forward: the graph holds the training-time buffers
     return model.to(memory_format=torch.contiguous_format).float().eval(), history

@@ -63,7 +63,13 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     right = max(sizes)
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
         c = style.COLORS[key]
-        ax.plot(m["size"], m[key], marker="o", color=c, label=f"CNN {name}")
+        err = None
+        if f"{key}_lo" in m and m[f"{key}_lo"].notna().all():  # bootstrap 68% interval, with the seed spread
+            spread = m[f"{key}_seed_std"].fillna(0).to_numpy() if f"{key}_seed_std" in m else 0
+            lo = np.hypot(m[key] - m[f"{key}_lo"], spread)
+            hi = np.hypot(m[f"{key}_hi"] - m[key], spread)
+            err = np.vstack([lo, hi])
+        ax.errorbar(m["size"], m[key], yerr=err, marker="o", color=c, capsize=3, label=f"CNN {name}")
         base = m[f"baseline_{key}"].iloc[0]
         ax.annotate("", xy=(right * 1.6, base), xytext=(right * 2.8, base),
                     arrowprops={"arrowstyle": "->", "color": c, "lw": 2})
@@ -211,3 +217,47 @@ def stellar_mass(mass_pred_csv: str, z_catalog_csv: str, z_column: str, out: lis
     zres = z_from_mass - z[z_column].to_numpy()
     return {"mass_rmse": rmse(mres), "mass_nmad": nmad(mres), "z_from_mass_rmse": rmse(zres),
             "z_from_mass_nmad": nmad(zres), "z_from_mass_excluded_outside_mzr_range": int((~in_range).sum())}
+
+
+def uncertainty_calibration(pred_csv: str, catalog_csv: str, out: list[str], label: str = "Z") -> dict:
+    """Are the predicted uncertainties right? Coverage against nominal level, residual/pred_std
+    against a unit Gaussian and, where the catalog has oh_p16 and oh_p84, pred_std against the
+    spectroscopic half-width (oh_p84 - oh_p16)/2."""
+    from scipy.stats import norm
+
+    df = pd.read_csv(pred_csv)
+    z = (df["pred"] - df["true"]) / df["pred_std"]
+    cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"})
+    spec = {"oh_p16", "oh_p84"} <= set(cat.columns) and label == "oh_p50"
+    fig, axes = plt.subplots(1, 3 if spec else 2, figsize=(13 if spec else 9, 4))
+    levels = np.linspace(0.01, 0.99, 99)
+    covered = [(np.abs(z) < norm.ppf(0.5 + p / 2)).mean() for p in levels]
+    ax = axes[0]
+    ax.plot(levels, covered, color=style.COLORS["cnn"], label="CNN")
+    ax.plot([0, 1], [0, 1], color=style.COLORS["line"], ls="--", lw=1, label="calibrated")
+    for p, name in ((0.6827, r"1$\sigma$"), (0.9545, r"2$\sigma$")):
+        ax.plot(p, (np.abs(z) < norm.ppf(0.5 + p / 2)).mean(), "o", color=style.COLORS["nmad"])
+        ax.annotate(f"{name}: {(np.abs(z) < norm.ppf(0.5 + p / 2)).mean():.3f}", (p, p), xytext=(-70, 12),
+                    textcoords="offset points", fontsize=9)
+    ax.set(xlabel="nominal coverage", ylabel="fraction of test galaxies inside", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(frameon=False, loc="upper left")
+    ax = axes[1]
+    bins = np.linspace(-5, 5, 51)
+    ax.hist(z.clip(-5, 5), bins=bins, density=True, color=style.COLORS["cnn"], alpha=0.6, label="residual / pred_std")
+    ax.plot(bins, norm.pdf(bins), color=style.COLORS["line"], lw=1.5, label="unit Gaussian")
+    ax.set(xlabel=r"$(Z_{\rm pred} - Z_{\rm true}) / \sigma_{\rm pred}$", ylabel="density")
+    ax.legend(frameon=False, fontsize=8)
+    result = {"n": len(df), "coverage_1sigma": float((np.abs(z) < 1).mean()),
+              "coverage_2sigma": float((np.abs(z) < 2).mean())}
+    if spec:
+        m = df.merge(cat[["objID", "oh_p16", "oh_p84"]], on="objID")
+        half = (m["oh_p84"] - m["oh_p16"]) / 2
+        ax = axes[2]
+        ax.scatter(half, m["pred_std"], s=6, alpha=0.5, color=style.COLORS["cnn"])
+        top = float(np.nanmax([half.max(), m["pred_std"].max()]))
+        ax.plot([0, top], [0, top], color=style.COLORS["line"], ls="--", lw=1)
+        ax.set(xlabel=r"spectroscopic $(Z_{84} - Z_{16}) / 2$ [dex]", ylabel=r"CNN $\sigma_{\rm pred}$ [dex]")
+        result["median_spectroscopic_half_width"] = float(np.nanmedian(half))
+    fig.tight_layout()
+    style.save(fig, out)
+    return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,12 +14,15 @@ import pandas as pd
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    """Yield a temporary path beside `path`; rename it onto `path` only on success.
+
+    The temporary name is fixed (`.{name}.part`), so the rerun of a killed job overwrites what it
+    left instead of leaving it behind. Each path has one writer at a time (one job, one thread).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.unlink(missing_ok=True)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -57,7 +59,10 @@ def remove_stale_parts(folder: str | os.PathLike, names: set[str]) -> int:
     with os.scandir(folder) as entries:
         for entry in entries:
             n = entry.name
-            if n.startswith(".") and n.endswith(".part") and n[1:].split(".part")[0].rsplit(".", 1)[0] in names:
+            if not (n.startswith(".") and n.endswith(".part")):
+                continue
+            stem = n[1:-5]  # `.{name}.part`, or `.{name}.{random}.part` from older versions
+            if stem in names or stem.rsplit(".", 1)[0] in names:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
     return removed

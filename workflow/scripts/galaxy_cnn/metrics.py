@@ -72,12 +72,72 @@ def binned_scatter(
     return pd.DataFrame(rows, columns=["lo", "hi", "center", "n", "median_pred", "rmse", "nmad"])
 
 
+def bootstrap_interval(residuals: np.ndarray, stat, n_boot: int = 1000, level: float = 0.6827,
+                       seed: int = 0) -> tuple[float, float]:
+    """The central `level` interval of `stat` (rmse or nmad) over resamples of the test galaxies."""
+    x = _finite(residuals)
+    idx = np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))
+    samples = x[idx]
+    if stat is rmse:
+        values = np.sqrt(np.mean(samples**2, axis=1))
+    else:
+        med = np.median(samples, axis=1, keepdims=True)
+        values = NMAD_SCALE * np.median(np.abs(samples - med), axis=1)
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def uncertainty_summary(true: np.ndarray, pred: np.ndarray, std: np.ndarray) -> dict:
+    """How well pred_std describes the residuals: coverage of the 1 and 2 sigma intervals (0.683 and
+    0.954 if calibrated), the mean Gaussian negative log-likelihood, and the rank correlation of
+    |residual| with pred_std (above 0: the larger errors are flagged)."""
+    res = np.asarray(pred, float) - np.asarray(true, float)
+    std = np.asarray(std, float)
+    z = np.abs(res) / std
+    nll = 0.5 * np.log(2 * np.pi * std**2) + 0.5 * z**2
+    rank = pd.Series(np.abs(res)).corr(pd.Series(std), method="spearman")
+    return {"coverage_1sigma": float(np.mean(z < 1)), "coverage_2sigma": float(np.mean(z < 2)),
+            "mean_nll": float(np.mean(nll)), "spearman_abs_residual_std": float(rank),
+            "median_pred_std": float(np.median(std))}
+
+
+def seed_spread(df: pd.DataFrame) -> dict:
+    """RMSE and NMAD of each seed's own predictions (columns pred_seed*), and their spread."""
+    cols = [c for c in df.columns if c.startswith("pred_seed")]
+    if len(cols) < 2:
+        return {"n_seeds": max(1, len(cols)), "rmse_seed_std": np.nan, "nmad_seed_std": np.nan}
+    r = [rmse(df[c] - df["true"]) for c in cols]
+    n = [nmad(df[c] - df["true"]) for c in cols]
+    return {"n_seeds": len(cols), "rmse_seed_std": float(np.std(r, ddof=1)), "nmad_seed_std": float(np.std(n, ddof=1))}
+
+
+def metrics_row(df: pd.DataFrame, train_mean: float) -> dict:
+    """Everything metrics.csv says about one prediction file (objID, true, pred, pred_std, ...)."""
+    res = df["pred"].to_numpy(float) - df["true"].to_numpy(float)
+    row = summarize(df["true"], df["pred"], train_mean)
+    row |= dict(zip(("rmse_lo", "rmse_hi"), bootstrap_interval(res, rmse), strict=True))
+    row |= dict(zip(("nmad_lo", "nmad_hi"), bootstrap_interval(res, nmad), strict=True))
+    row |= seed_spread(df)
+    if "pred_std" in df.columns:
+        row |= uncertainty_summary(df["true"], df["pred"], df["pred_std"])
+    return row
+
+
+METRICS_COLUMNS = ["target", "size", "n", "rmse", "rmse_lo", "rmse_hi", "nmad", "nmad_lo", "nmad_hi", "bias",
+                   "baseline_rmse", "baseline_nmad", "n_seeds", "rmse_seed_std", "nmad_seed_std", "coverage_1sigma",
+                   "coverage_2sigma", "mean_nll", "spearman_abs_residual_std", "median_pred_std"]
+
+
 def metrics_table(predictions: dict[tuple[str, int], pd.DataFrame], train_means: dict) -> pd.DataFrame:
-    """One row per (target, size) from prediction frames with `true` and `pred` columns."""
+    """One row per (target, size) from prediction frames with `true` and `pred` columns.
+
+    Intervals (`_lo`, `_hi`) are the central 68% of 1,000 bootstrap resamples of the test galaxies;
+    `_seed_std` is the standard deviation over the seeds' own predictions (when there are several).
+    """
     rows = []
     for (target, size), df in sorted(predictions.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
-        rows.append({"target": target, "size": size} | summarize(df["true"], df["pred"], train_means[target]))
-    return pd.DataFrame(rows)
+        rows.append({"target": target, "size": size} | metrics_row(df, train_means[target]))
+    return pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
 
 
 def write_metrics(prediction_csvs: list[str], catalog_csv: str, split_csv: str, out_csv: str) -> pd.DataFrame:
@@ -101,6 +161,24 @@ def write_metrics(prediction_csvs: list[str], catalog_csv: str, split_csv: str, 
             vals = catalog.loc[catalog["objID"].isin(train_ids), target].to_numpy(float)
             means[target] = float(np.nanmean(vals))
     table = metrics_table(preds, means)
+    files.write_csv(table, out_csv, float_format="%.6f")
+    return table
+
+
+def cv_summary(fold_csvs: list[str], out_csv: str) -> pd.DataFrame:
+    """RMSE and NMAD on each held-out fold (files ...-fold{k}.csv)."""
+    import re
+    from pathlib import Path
+
+    from . import files
+
+    rows = []
+    for path in fold_csvs:
+        df = pd.read_csv(path)
+        res = df["pred"] - df["true"]
+        fold = int(re.search(r"fold(\d+)\.csv$", Path(path).name)[1])
+        rows.append({"fold": fold, "n": len(df), "rmse": rmse(res), "nmad": nmad(res)})
+    table = pd.DataFrame(rows).sort_values("fold")
     files.write_csv(table, out_csv, float_format="%.6f")
     return table
 

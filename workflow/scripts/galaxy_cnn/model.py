@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet34
 
+from .errors import InputError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -20,8 +22,8 @@ class ConcatPool(nn.Module):
         return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
 
 
-def paper_head(n_features: int = 512) -> nn.Sequential:
-    """AdaptiveConcatPool -> BN -> Dropout 0.25 -> Linear 512 -> ReLU -> BN -> Dropout 0.5 -> Linear 1."""
+def paper_head(n_features: int = 512, n_out: int = 1) -> nn.Sequential:
+    """AdaptiveConcatPool -> BN -> Dropout 0.25 -> Linear 512 -> ReLU -> BN -> Dropout 0.5 -> Linear n_out."""
     return nn.Sequential(
         ConcatPool(),
         nn.BatchNorm1d(2 * n_features),
@@ -30,15 +32,17 @@ def paper_head(n_features: int = 512) -> nn.Sequential:
         nn.ReLU(inplace=True),
         nn.BatchNorm1d(512),
         nn.Dropout(0.5),
-        nn.Linear(512, 1),
+        nn.Linear(512, n_out),
     )
 
 
 class GalaxyRegressor(nn.Module):
-    """Images in [0, 255] (float) -> target in physical units.
+    """Images in [0, 255] (float) -> (mean, sigma) of the target in physical units (dex), shape (N, 2).
 
-    ImageNet normalisation and the target's train-set mean/std live inside the model as buffers,
-    so a saved model is self-contained: raw pixels in, dex out.
+    The mean comes from the paper's ResNet-34 and head. Sigma comes from a second head of the same
+    design that reads the body's features detached: it learns each galaxy's error without changing
+    what the mean is trained on. ImageNet normalisation and the target's train-set mean and spread
+    live inside the model as buffers, so a saved model is self-contained: raw pixels in, dex out.
     """
 
     def __init__(self, y_mean: float = 0.0, y_std: float = 1.0):
@@ -46,23 +50,79 @@ class GalaxyRegressor(nn.Module):
         net = resnet34(weights=None)
         self.body = nn.Sequential(*list(net.children())[:-2])
         self.head = paper_head(512)
-        nn.init.zeros_(self.head[-1].weight)  # start from predicting the training mean
-        nn.init.zeros_(self.head[-1].bias)
+        self.sigma_head = paper_head(512)
+        for layer in (self.head[-1], self.sigma_head[-1]):  # start from the training mean and spread
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.register_buffer("pixel_mean", 255 * torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("pixel_std", 255 * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.register_buffer("y_mean", torch.tensor(float(y_mean)))
         self.register_buffer("y_std", torch.tensor(float(y_std)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.pixel_mean) / self.pixel_std
-        out = self.head(self.body(x)).squeeze(-1).float()
-        return out * self.y_std + self.y_mean
+    @torch.no_grad()
+    def drop_sigma_head(self) -> None:
+        """For a model trained without a sigma loss: predict sigma ~ 0, so that its uncertainty is
+        the spread of views (and seeds) alone, not an untrained constant."""
+        self.sigma_head[-1].weight.zero_()
+        self.sigma_head[-1].bias.fill_(-9.0)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.body((x - self.pixel_mean) / self.pixel_std)
+        mean = self.head(features).squeeze(-1).float() * self.y_std + self.y_mean
+        log_sigma = self.sigma_head(features.detach()).squeeze(-1).float()
+        return torch.stack([mean, torch.exp(log_sigma.clamp(-9.0, 4.0)) * self.y_std], dim=-1)
+
+
+class Ensemble(nn.Module):
+    """Members trained with different seeds; (N, members, 2) out. `sigma_scale` (fitted on the
+    validation split when the ensemble is made) calibrates the combined standard deviation."""
+
+    def __init__(self, members: list[GalaxyRegressor], sigma_scale: float = 1.0):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.sigma_scale = float(sigma_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members], dim=1)
 
 
 def rmse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The paper's loss: RMSE of the predictions, in float32 whatever the autocast dtype."""
-    return torch.sqrt(nn.functional.mse_loss(pred.float(), target.float()))
+    """The paper's loss: RMSE of the predicted means, in float32 whatever the autocast dtype."""
+    mean = pred[..., 0] if pred.ndim == 2 else pred
+    return torch.sqrt(nn.functional.mse_loss(mean.float(), target.float()))
+
+
+LOSSES = ("gaussian", "beta_nll", "rmse")
+
+
+class TrainingLoss:
+    """The training loss, in units of the training targets' spread `y_std`.
+
+    gaussian: the paper's RMSE for the mean, plus the Gaussian negative log-likelihood of the
+      targets for the sigma head with the mean held fixed; the sigma head reads detached features,
+      so the body and the mean are trained exactly as the paper's;
+    beta_nll: Seitzer et al. (2022), beta = 0.5: the NLL, each galaxy weighted by sigma^(2 beta)
+      (detached), trains the mean (and the body) too;
+    rmse: the paper's loss alone (sigma untrained; the spread of views and seeds remains).
+    """
+
+    def __init__(self, kind: str, y_std: float, beta: float = 0.5):
+        if kind not in LOSSES:
+            raise ValueError(f"train.loss must be one of {LOSSES}, got {kind!r}")
+        self.kind, self.y_std, self.beta = kind, float(y_std), beta
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        pred, target = pred.float(), target.float()
+        mean, sigma = pred[:, 0] / self.y_std, pred[:, 1] / self.y_std
+        y = target / self.y_std
+        if self.kind == "rmse":
+            return torch.sqrt(nn.functional.mse_loss(mean, y))
+        if self.kind == "gaussian":
+            nll = torch.log(sigma) + 0.5 * ((y - mean.detach()) / sigma) ** 2
+            return torch.sqrt(nn.functional.mse_loss(mean, y)) + nll.mean()
+        nll = torch.log(sigma) + 0.5 * ((y - mean) / sigma) ** 2
+        return (sigma.detach() ** (2 * self.beta) * nll).mean()
+
 
 def load_imagenet_body(model: GalaxyRegressor, weights_path: str | None) -> None:
     """Load torchvision ResNet-34 ImageNet weights from a local file (no download here)."""
@@ -83,18 +143,61 @@ def load_imagenet_body(model: GalaxyRegressor, weights_path: str | None) -> None
     model.body.load_state_dict(nn.Sequential(*list(net.children())[:-2]).state_dict())
 
 
-def save_model(model: GalaxyRegressor, path: str, meta: dict) -> None:
+def build_model(train_y: torch.Tensor, pretrained: str | None, device: torch.device) -> GalaxyRegressor:
+    """The model both engines train: targets standardised by the training set, optional ImageNet body."""
+    model = GalaxyRegressor(float(train_y.float().mean()), float(train_y.float().std()))
+    load_imagenet_body(model, pretrained)
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+MODEL_FORMAT = "galaxy_cnn.model/2"
+
+
+class ModelFileError(InputError):
+    """A file that is not a model this workflow saved."""
+
+
+def save_model(members: list[GalaxyRegressor], path: str, meta: dict, sigma_scale: float = 1.0) -> None:
+    """Weights (state dicts of tensors) and plain metadata: data only, loadable with weights_only."""
     from . import files
 
+    states = [m.float().to(memory_format=torch.contiguous_format).state_dict() for m in members]
     with files.atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+        torch.save({"format": MODEL_FORMAT, "members": states, "sigma_scale": float(sigma_scale), "meta": meta}, tmp)
 
 
-def load_model(path: str, device: str | torch.device = "cpu") -> tuple[GalaxyRegressor, dict]:
-    ckpt = torch.load(path, map_location=device, weights_only=False)
-    model = GalaxyRegressor()
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(device).eval(), ckpt["meta"]
+def load_model(path: str, device: str | torch.device = "cpu") -> tuple[Ensemble, dict]:
+    """Load a model saved by `save_model`; never runs code stored in the file (weights_only)."""
+    import pickle
+
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFileError(f"{path} is not a galaxy_cnn model file (refused to load it: {first})") from err
+    if not (isinstance(ckpt, dict) and ckpt.get("format") == MODEL_FORMAT and isinstance(ckpt.get("meta"), dict)
+            and isinstance(ckpt.get("members"), list) and ckpt["members"]
+            and isinstance(ckpt.get("sigma_scale"), float)):
+        found = ckpt.get("format") if isinstance(ckpt, dict) else None
+        if isinstance(found, str) and found.startswith("galaxy_cnn.model/"):
+            raise ModelFileError(f"{path} was saved by another version of this workflow ({found}, this one reads "
+                                 f"{MODEL_FORMAT}); retrain it, e.g. snakemake --forcerun train")
+        raise ModelFileError(f"{path} is not a galaxy_cnn model file (expected format {MODEL_FORMAT})")
+    meta = ckpt["meta"]
+    if not isinstance(meta.get("target"), str) or not isinstance(meta.get("size"), int) or meta["size"] < 1:
+        raise ModelFileError(f"{path}: its metadata lacks a valid target and size")
+    members = []
+    for state in ckpt["members"]:
+        member = GalaxyRegressor()
+        try:
+            member.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as err:
+            raise ModelFileError(f"{path}: its weights do not fit this workflow's ResNet-34 ({err})") from err
+        members.append(member)
+    return Ensemble(members, ckpt["sigma_scale"]).to(device).eval(), meta
 
 
 def float_batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:

@@ -20,5 +20,6 @@ HEADLINE = {
     "z_from_mass": ("Z from Tremonti MZR at M*_pred vs Z_true", 0.1208, 0.1008),
     "z_about_mzr": ("Z_pred about the Tremonti MZR at the true mass", 0.0997, 0.0802),
 }
+CV_RMSE = (0.0836, 0.0005)  # 5-fold cross-validation at 128 px: mean +- std over folds
 SCATTER_RATIO = (0.821, 0.077)  # NMAD(CNN)/NMAD(SDSS) of the MZR, weighted mean +- weighted std
 N_TEST = 20466

@@ -11,12 +11,14 @@ import csv
 import io
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
 
 import requests
 
+from .columns import CATALOG_COLUMNS
 from .images import ImageError, decode_image
 
 log = logging.getLogger(__name__)
@@ -24,13 +26,6 @@ log = logging.getLogger(__name__)
 SQL_PATH = "/SkyServerWS/SearchTools/SqlSearch"
 CUTOUT_PATH = "/SkyServerWS/ImgCutout/getjpeg"
 MAX_ROWS = 500_000
-
-CATALOG_COLUMNS = [
-    "objID", "specObjID", "ra", "dec", "z", "zErr",
-    "modelMag_u", "modelMag_g", "modelMag_r", "modelMag_i", "modelMag_z",
-    "petroMag_r", "petroR50_r", "petroR90_r",
-    "oh_p16", "oh_p50", "oh_p84", "lgm_tot_p50", "sfr_tot_p50", "bptclass",
-]  # fmt: skip
 
 _SELECT = {
     "objID": "G.objID", "specObjID": "S.specObjID", "ra": "G.ra", "dec": "G.dec", "z": "S.z",
@@ -70,7 +65,16 @@ class SkyServerRejected(RuntimeError):
 
 
 def parse_csv_page(text: str, expected: list[str]) -> list[list[str]]:
-    """Validate a SqlSearch CSV body and return its rows as strings (IDs stay exact)."""
+    """Validate a SqlSearch CSV body with exactly the `expected` header; its rows as strings."""
+    header, rows = parse_csv_table(text)
+    if header != expected:
+        raise SkyServerError(f"unexpected header {header}, expected {expected}")
+    return rows
+
+
+def parse_csv_table(text: str, required: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
+    """Validate a SqlSearch CSV body that has at least the `required` columns: (header, rows as
+    strings; IDs stay exact)."""
     head = text.lstrip()[:1]
     if head in ("<", "{"):
         raise SkyServerError(f"expected CSV, got {'HTML' if head == '<' else 'JSON'}: {text[:200]!r}")
@@ -87,14 +91,20 @@ def parse_csv_page(text: str, expected: list[str]) -> list[list[str]]:
         if "queries allowed per minute" in message.lower():
             raise SkyServerError(f"throttled by SkyServer: {message}")
         raise SkyServerRejected(f"SkyServer rejected the query: {message}")
-    if header != expected:
-        raise SkyServerError(f"unexpected header {header}, expected {expected}")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise SkyServerRejected(f"the query's result has no column(s) {missing} (it has {header})")
     if not text.endswith("\n"):
         raise SkyServerError("CSV body does not end with a newline (truncated mid-stream?)")
     for k, r in enumerate(rows[1:], start=2):
         if len(r) != len(header):
             raise SkyServerError(f"row {k} has {len(r)} fields, header has {len(header)} (truncated body?)")
-    return rows[1:]
+    return header, rows[1:]
+
+
+# Database errors in the SQL (HTTP 500 + JSON), as opposed to timeouts and overloads that a retry may cure.
+PERMANENT_SQL_ERROR = re.compile(r"syntax|invalid (column|object) name|could not be bound|ambiguous column|"
+                                 r"conversion failed", re.IGNORECASE)
 
 
 def _error_text(resp: requests.Response) -> str:
@@ -143,6 +153,13 @@ class SqlClient:
         self.session = requests.Session()
 
     def query(self, sql: str, expected: list[str]) -> list[list[str]]:
+        """Run one query whose result has exactly the `expected` columns; its rows."""
+        header, rows = self.query_table(sql)
+        if header != expected:
+            raise SkyServerError(f"unexpected header {header}, expected {expected}")
+        return rows
+
+    def query_table(self, sql: str, required: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
         """Run one query; retry transient failures with backoff; raise on rejections."""
         for attempt in range(1, self.retry.attempts + 1):
             self.limiter.wait()
@@ -151,8 +168,11 @@ class SqlClient:
                 if 400 <= resp.status_code < 500:
                     raise SkyServerRejected(f"HTTP {resp.status_code}: {_error_text(resp)}")
                 if resp.status_code != 200:
-                    raise SkyServerError(f"HTTP {resp.status_code}: {_error_text(resp)}")
-                return parse_csv_page(resp.text, expected)
+                    text = _error_text(resp)
+                    if PERMANENT_SQL_ERROR.search(text):  # the SQL itself is wrong: retrying cannot help
+                        raise SkyServerRejected(f"HTTP {resp.status_code}: {text}")
+                    raise SkyServerError(f"HTTP {resp.status_code}: {text}")
+                return parse_csv_table(resp.text, required)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     SkyServerError) as err:
                 if attempt == self.retry.attempts:

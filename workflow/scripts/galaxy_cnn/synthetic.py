@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from scipy.ndimage import gaussian_filter, map_coordinates
+from scipy.special import ndtr
 
 from .metrics import nmad, rmse
 from .relations import (
@@ -55,6 +56,8 @@ class PopulationSettings:
     colour_scatter: float = 0.06  # rest-frame g - r at fixed mass and SFR (dust, ages)
     disk_thickness: float = 0.2  # intrinsic axis ratio of an edge-on massive disk (dwarfs are thicker)
     inclination_dust: float = 0.7  # r-band dimming per dex of a/b in massive disks (Masters et al. 2010)
+    density_share: float = 0.3  # share of the structural scatter carried by the central density term
+    inflow_share: float = 0.5  # share carried by the disturbance (patchy, clumpy star formation)
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -119,14 +122,20 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     d_ms = log_sfr - main_sequence(log_mass)
     sfr_slope = mannucci_sfr_slope(log_mass, log_sfr)
     sfr_term = sfr_slope * d_ms
-    # at fixed mass compact galaxies are metal-richer (Ellison et al. 2008); this term fills the visible part
-    # of the Tremonti et al. scatter that the SFR term and the hidden scatter leave
+    # structure at fixed mass: compact galaxies are metal-richer (Ellison et al. 2008), and so are
+    # galaxies with denser centres (metallicity tracks the potential and the stellar surface density:
+    # D'Eugenio et al. 2018, Barrera-Ballesteros et al. 2016). The two terms share the visible part
+    # of the Tremonti et al. scatter that the SFR term and the hidden scatter leave; terms below
     size_residual = rng.normal(0, 1, m)  # ln R50 about the Shen relation, in units of its scatter
-    size_sigma = np.sqrt(np.clip(tremonti_scatter(log_mass) ** 2 - s.hidden_scatter**2 - (sfr_slope * s.ms_scatter) ** 2,
-                                 0, None))
-    size_term = -size_sigma * size_residual
+    structure_sigma = np.sqrt(np.clip(tremonti_scatter(log_mass) ** 2 - s.hidden_scatter**2
+                                      - (sfr_slope * s.ms_scatter) ** 2, 0, None))
+    size_term = -np.sqrt(1 - s.density_share - s.inflow_share) * structure_sigma * size_residual
+    # recent inflow of metal-poor gas: at fixed mass, galaxies with patchy, clumpy star formation are
+    # metal-poorer (their clumps are fed by metal-poor gas: Sanchez Almeida et al. 2014). The disturbance
+    # sets the patchiness and clumps drawn below: structure on 0.2-1 kpc scales, which only resolved images show
+    disturbance = rng.normal(0, 1, m)
+    inflow_term = -np.sqrt(s.inflow_share) * structure_sigma * disturbance
     hidden = rng.normal(0, s.hidden_scatter, m)
-    oh = tremonti_mzr(log_mass) + sfr_term + size_term + hidden
     # rest-frame colour: redder with mass, bluer above the main sequence; observed colour reddens with z
     gr_rest = np.clip(0.50 + 0.18 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, s.colour_scatter, m), 0.12, 0.95)
     gr = gr_rest + 0.9 * (z - 0.07)
@@ -141,6 +150,19 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     scale = kpc_per_arcsec(z)
     hlr_disk = np.clip(r50_kpc / scale, 0.4, 30)
     hlr_bulge = np.clip(0.7 * shen_early_r50_kpc(log_mass) * np.exp(rng.normal(0, 0.25, m)) / scale, 0.2, 10)
+    # the central density: its part that mass, overall size and SFR do not predict, which only the inner
+    # ~1 kpc of a resolved image shows (0.75" at z = 0.07: 2.5 px at 128 px, 0.3 px at 16 px)
+    log_sigma1 = log_central_density(log_mass, bt, hlr_bulge * scale, hlr_disk * scale)
+    dm = log_mass - 10
+    design = np.column_stack([np.ones(m), dm, dm**2, dm**3, size_residual, size_residual * dm,
+                              size_residual * dm**2, size_residual**2, d_ms, d_ms * dm, d_ms**2])
+    coef, *_ = np.linalg.lstsq(design, log_sigma1, rcond=None)
+    density_residual = log_sigma1 - design @ coef
+    edges = np.quantile(log_mass, np.linspace(0, 1, 21))  # unit variance at every mass
+    mass_bin = np.clip(np.searchsorted(edges, log_mass, side="right") - 1, 0, 19)
+    spread = np.array([density_residual[mass_bin == b].std() for b in range(20)])
+    density_term = np.sqrt(s.density_share) * structure_sigma * density_residual / spread[mass_bin]
+    oh = tremonti_mzr(log_mass) + sfr_term + size_term + density_term + inflow_term + hidden
     cos_i = rng.uniform(0, 1, m)
     thickness = np.clip(s.disk_thickness + 0.12 * (10 - log_mass), s.disk_thickness, 0.45)
     q_disk = np.sqrt(cos_i**2 * (1 - thickness**2) + thickness**2)
@@ -154,6 +176,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     spiral = rng.random(m) < np.clip(0.35 + 0.4 * (log_mass - 9.8), 0.1, 0.8)
     n_arms = np.where(spiral, rng.choice([2, 2, 2, 3, 4], m), 0)
     dwarf = np.clip((10.0 - log_mass) / 1.2, 0, 1)
+    level = ndtr(disturbance)  # uniform on (0, 1): the same marginal as an independent draw would give
     return pd.DataFrame({
         "z": z,
         "zErr": np.abs(rng.normal(1e-5, 5e-6, m)),
@@ -175,6 +198,9 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
         "hidden_scatter": hidden,
         "sfr_term": sfr_term,
         "size_term": size_term,
+        "density_term": density_term,
+        "inflow_term": inflow_term,
+        "log_sigma1": log_sigma1,
         "bulge_fraction": bt,
         "hlr_disk": hlr_disk,
         "hlr_bulge": hlr_bulge,
@@ -190,19 +216,38 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
         "arm_sharpness": rng.uniform(1.0, 3.0, m),
         "lopsidedness": np.clip(rng.uniform(0, 0.25, m) + 0.35 * dwarf * rng.random(m), 0, 0.6),
         "lopsided_angle": rng.uniform(0, 2 * np.pi, m),
-        "patchiness": rng.uniform(0.2, 0.5, m) + 0.4 * dwarf,
-        "clump_fraction": np.clip(0.05 + 0.15 * (ssfr + 10.3), 0.0, 0.2),
+        "patchiness": 0.2 + 0.3 * level + 0.4 * dwarf,
+        "clump_fraction": np.clip(0.05 + 0.15 * (ssfr + 10.3) + 0.04 * disturbance, 0.0, 0.2),
         "n_clumps": rng.integers(4, 20, m),
         "clump_kpc": rng.uniform(0.2, 0.6, m),
     })
 
 
+def log_central_density(log_mass: np.ndarray, bulge_fraction: np.ndarray, hlr_bulge_kpc: np.ndarray,
+                        hlr_disk_kpc: np.ndarray, radius_kpc: float = 1.0) -> np.ndarray:
+    """log10 of the mean stellar surface density within `radius_kpc` (Msun/kpc^2): a de Vaucouleurs
+    bulge and an exponential disk, each holding its share of the mass (projected Sersic profiles)."""
+    from scipy.special import gammainc
+
+    def enclosed(n: float, hlr: np.ndarray) -> np.ndarray:
+        b = 2 * n - 1 / 3 + 4 / (405 * n)  # Ciotti & Bertin (1999)
+        return gammainc(2 * n, b * (radius_kpc / hlr) ** (1 / n))
+
+    inside = bulge_fraction * enclosed(4.0, hlr_bulge_kpc) + (1 - bulge_fraction) * enclosed(1.0, hlr_disk_kpc)
+    return log_mass + np.log10(inside / (np.pi * radius_kpc**2))
+
+
 def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
-    """The part of oh_p50 no image can reveal: its RMSE and NMAD are a floor for any predictor."""
+    """The part of oh_p50 no image can reveal (its RMSE and NMAD are a floor for any predictor),
+    and the standard deviation of each term of the truth about the Tremonti MZR."""
     h = truth["hidden_scatter"].to_numpy()
+    terms = {t: float(truth[t].std()) for t in ("sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter")
+             if t in truth}
     return {"oh_p50": {"hidden_scatter_sigma": settings.hidden_scatter, "floor_rmse": rmse(h),
-                       "floor_nmad": nmad(h), "n": len(h),
-                       "note": "scatter of oh_p50 not encoded in any galaxy property that shapes the image"}}
+                       "floor_nmad": nmad(h), "n": len(h), "term_std": terms,
+                       "about_mzr_std": float(truth[list(terms)].sum(axis=1).std()),
+                       "note": "scatter of oh_p50 not encoded in any galaxy property that shapes the image; "
+                               "term_std: each term of oh_p50 - Tremonti MZR (they are nearly independent)"}}
 
 
 @dataclass

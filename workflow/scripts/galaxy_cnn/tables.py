@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -38,23 +36,28 @@ def headline_numbers(z_pred_csv: str, catalog_csv: str, mass_pred_csv: str | Non
 
 
 def paper_comparison(metrics_csv: str, baselines_csv: str, z_pred_csv: str, catalog_csv: str, target: str,
-                     out_csv: str, out_md: str, mass_pred_csv: str | None = None) -> pd.DataFrame:
-    """Long table (quantity, size, metric, ours, published, difference, n) as CSV and Markdown."""
+                     out_csv: str, out_md: str, mass_pred_csv: str | None = None,
+                     cv_csv: str | None = None) -> pd.DataFrame:
+    """Long table (quantity, size, metric, ours, its 68% interval, published, difference, n) as CSV
+    and Markdown; the interval is the bootstrap over test galaxies (the spread over folds for CV)."""
     m = pd.read_csv(metrics_csv)
     m = m[m["target"] == target]
     rows = []
 
-    def add(quantity, size, metric, ours, published, n):
+    def add(quantity, size, metric, ours, published, n, interval=(np.nan, np.nan)):
         diff = ours - published if published is not None and np.isfinite(ours) else np.nan
-        rows.append({"quantity": quantity, "size": size, "metric": metric, "ours": ours,
-                     "published": np.nan if published is None else published, "difference": diff, "n": n})
+        rows.append({"quantity": quantity, "size": size, "metric": metric, "ours": ours, "ours_lo": interval[0],
+                     "ours_hi": interval[1], "published": np.nan if published is None else published,
+                     "difference": diff, "n": n})
 
     pub = paper.SIZES.set_index("size")
     for _, r in m.sort_values("size", ascending=False).iterrows():
         s = int(r["size"])
         p = pub.loc[s] if s in pub.index else None
-        add("CNN Z_pred - Z_true", s, "RMSE", r["rmse"], None if p is None else p["rmse"], int(r["n"]))
-        add("CNN Z_pred - Z_true", s, "NMAD", r["nmad"], None if p is None else p["nmad"], int(r["n"]))
+        add("CNN Z_pred - Z_true", s, "RMSE", r["rmse"], None if p is None else p["rmse"], int(r["n"]),
+            (r["rmse_lo"], r["rmse_hi"]))
+        add("CNN Z_pred - Z_true", s, "NMAD", r["nmad"], None if p is None else p["nmad"], int(r["n"]),
+            (r["nmad_lo"], r["nmad_hi"]))
     if len(m):
         b = m.iloc[0]
         desc, prmse, pnmad = paper.HEADLINE["baseline"]
@@ -65,6 +68,13 @@ def paper_comparison(metrics_csv: str, baselines_csv: str, z_pred_csv: str, cata
         add(desc, None, "RMSE", r["rmse"], prmse, int(r["n_test"]))
         add(desc, None, "NMAD", r["nmad"], pnmad, int(r["n_test"]))
     size = int(m["size"].max()) if len(m) else None
+    if cv_csv:
+        folds = pd.read_csv(cv_csv)
+        mean, std = float(folds["rmse"].mean()), float(folds["rmse"].std(ddof=1))
+        add(f"{len(folds)}-fold cross-validation, mean over folds", size, "RMSE", mean, paper.CV_RMSE[0],
+            int(folds["n"].sum()), (mean - std, mean + std))
+        add(f"{len(folds)}-fold cross-validation, std over folds", size, "RMSE std", std, paper.CV_RMSE[1],
+            int(folds["n"].sum()))
     for key, values in headline_numbers(z_pred_csv, catalog_csv, mass_pred_csv).items():
         if key == "scatter_ratio":
             add("MZR scatter ratio NMAD(CNN)/NMAD(SDSS)", size, "ratio", values[0], paper.SCATTER_RATIO[0],
@@ -95,39 +105,64 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_summary(catalog_json: str, manifest_csv: str, pack_json: str, split_json: str, metrics_csv: str,
-                config: dict, out_csv: str) -> pd.DataFrame:
-    """Counts kept and excluded at every stage, the data source and release, code and versions."""
-    import json
+def _versions(prov: dict) -> str:
+    versions = prov.get("versions", {})
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if v)
 
-    cat = json.loads(Path(catalog_json).read_text())
-    manifest = pd.read_csv(manifest_csv)
-    pack = json.loads(Path(pack_json).read_text())
-    split = json.loads(Path(split_json).read_text())
-    status = manifest["status"].value_counts()
-    prov = cat.get("provenance", {})
+
+def _settings(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def run_summary(catalog_json: str, manifest_json: str, pack_json: str, split_json: str, model_jsons: list[str],
+                prediction_jsons: list[str], metrics_csv: str, out_csv: str) -> pd.DataFrame:
+    """What every output was made with and how many galaxies each stage kept, from the outputs'
+    own metadata (never from the current config), with each stage's code revision and versions."""
+    cat, cut, pack, split = (files.read_json(p) for p in (catalog_json, manifest_json, pack_json, split_json))
+    models = [files.read_json(p) for p in model_jsons]
+    preds = [files.read_json(p) for p in prediction_jsons]
+    status = cut["by_status"]
+    reasons = "; ".join(f"{n} {r}" for r, n in cat.get("rejected_by_reason", {}).items()) or "none rejected"
+    excluded = pack.get("excluded_so_far", cut.get("excluded_so_far", 0))
     rows = [
-        ("source", "data source", config["source"], ""),
-        ("source", "data release / URL", cat.get("data_release", cat.get("url", "synthetic")), ""),
-        ("catalog", "galaxies kept", cat.get("kept", cat.get("rows_out")), ""),
-        ("catalog", "rejected: bad objID", cat.get("rejected_bad_objID", 0), "never used in a URL or path"),
-        ("catalog", "rejected: bad ra/dec", cat.get("rejected_bad_coordinates", 0), ""),
-        ("catalog", "duplicate objIDs dropped", cat.get("duplicate_objID_dropped", 0), "first specObjID kept"),
-        ("cutouts", "ok", int(status.get("ok", 0)), ""),
-        ("cutouts", "outside footprint (HTTP 404)", int(status.get("outside_footprint", 0)), ""),
-        ("cutouts", "failed after retries", int(status.get("failed", 0)), ""),
-        ("pack", "packed", pack["packed"], ""),
-        ("pack", "undecodable", pack["undecodable"], "listed in results/packed/report.json"),
-        ("split", "train / valid / test", f"{split['train']} / {split['valid']} / {split['test']}",
-         f"seed {config['split']['seed']}"),
-        ("split", "duplicate objIDs removed", split.get("duplicates_removed", 0), ""),
+        ("source", "data source", cat["source"], _settings(cat.get("settings", {}))),
+        ("source", "data release / URL", cat.get("data_release", cat.get("url", cat["source"])), ""),
+        ("cutouts", "image size and scale", f"{cut['image']['size']} px, {cut['image']['scale']} arcsec/px", ""),
+        ("funnel", "catalog rows read", cat["rows_in"], ""),
+        ("funnel", "duplicate objIDs merged", cat.get("duplicate_objID_dropped", 0), "first row kept"),
+        ("funnel", "kept in the catalog", cat["rows_out"], reasons),
+        ("funnel", "with a cutout", int(status.get("ok", 0)),
+         ", ".join(f"{n} {s}" for s, n in status.items() if s != "ok") or "none missing"),
+        ("funnel", "packed", pack["packed"], f"{pack['undecodable']} undecodable; {pack['size']} px"),
+        ("funnel", "excluded before the split", excluded,
+         f"listed with reasons in results/excluded.csv; limit cutouts.max_missing_fraction="
+         f"{cut.get('max_missing_fraction')}"),
+        ("funnel", "train / valid / test", f"{split['train']} / {split['valid']} / {split['test']}",
+         f"fractions {split['fractions']}, seed {split['seed']}"),
     ]
-    for _, r in pd.read_csv(metrics_csv).iterrows():
-        rows.append(("predict", f"test galaxies, {r['target']} at {int(r['size'])} px", int(r["n"]), ""))
-    rows += [("provenance", "code revision", prov.get("git", ""), f"galaxy_cnn {prov.get('galaxy_cnn', '')}"),
-             ("provenance", "run time (UTC)", prov.get("time_utc", ""), prov.get("platform", ""))]
-    rows += [("provenance", f"version: {k}", v, "") for k, v in prov.get("versions", {}).items()]
-    rows += [("config", f"train.{k}", v, "") for k, v in config["train"].items()]
+    for m in models:
+        for member in m["members"]:
+            t = member["train"]
+            rows.append(("train", f"{m['target']} at {m['size']} px, seed {t['seed']}",
+                         f"{member['n_train']} train / {member['n_valid']} valid",
+                         f"{t['engine']} on {member['device']}, loss {t['loss']}, {t['epochs']} epochs, batch "
+                         f"{t['batch_size']}, lr {t['lr']}, {member['train_seconds']:.0f} s"))
+        cal = m["calibration"]
+        rows.append(("ensemble", f"{m['target']} at {m['size']} px", f"{len(m['members'])} seed(s)",
+                     f"sigma scale {cal['sigma_scale']:.3f} from {cal['n']} validation galaxies"
+                     + (f" ({cal['note']})" if "note" in cal else "")))
+    for p in preds:
+        rows.append(("predict", f"{p['target']} at {p['size']} px", f"{p['n']} test galaxies",
+                     f"{p['tta_views']} TTA views; {p['excluded_missing_target']} without a target"))
+    stages = [("catalog", cat), ("cutouts", cut), ("pack", pack), ("split", split)]
+    for m in models:
+        stages += [(f"train {m['target']}-{m['size']}px seed {x['train']['seed']}", x) for x in m["members"]]
+        stages.append((f"ensemble {m['target']}-{m['size']}px", m))
+    stages += [(f"predict {p['target']}-{p['size']}px", p) for p in preds]
+    for stage, meta in stages:
+        prov = meta.get("provenance", {})
+        rows.append(("provenance", stage, prov.get("git", ""),
+                     f"{prov.get('time_utc', '')}; {prov.get('gpu', prov.get('platform', ''))}; {_versions(prov)}"))
     table = pd.DataFrame(rows, columns=["stage", "item", "value", "note"])
     files.write_csv(table, out_csv)
     return table

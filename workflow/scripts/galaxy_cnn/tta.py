@@ -1,66 +1,105 @@
-"""Test-time augmentation: the mean prediction over the 8 dihedral views of each galaxy."""
+"""Prediction with test-time augmentation: every galaxy seen in its dihedral views by every member.
+
+For member k the mean over views is its prediction; its variance is the mean predicted variance
+plus the variance across views. The ensemble's mean is the members' mean, its variance the mean of
+their variances plus the variance across members (the law of total variance), then scaled by the
+model's `sigma_scale` (calibrated on the validation split when the ensemble was made).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from .augment import dihedral
-from .model import float_batches
+from .model import Ensemble, GalaxyRegressor, float_batches
+
+
+@dataclass
+class Predictions:
+    mean: np.ndarray  # (N,) dex
+    std: np.ndarray  # (N,) dex, 1 sigma, calibrated
+    members: np.ndarray  # (N, K) each member's view-averaged mean
 
 
 @torch.no_grad()
-def predict_tta(
-    model: torch.nn.Module,
-    images_u8: np.ndarray | torch.Tensor,
-    batch_size: int = 256,
-    views: int = 8,
-    device: str | torch.device = "cpu",
-    progress: bool = True,
-) -> np.ndarray:
-    """Predict (N, H, W, 3) uint8 images, averaging `views` dihedral symmetries (1 = no TTA)."""
+def predict_tta(model: Ensemble | GalaxyRegressor, images_u8: np.ndarray | torch.Tensor, batch_size: int = 256,
+                views: int = 8, device: str | torch.device = "cpu", progress: bool = True) -> Predictions:
+    """Predict (N, H, W, 3) uint8 images over `views` dihedral symmetries (1 = no augmentation)."""
     device = torch.device(device)
+    if isinstance(model, GalaxyRegressor):
+        model = Ensemble([model])
     model = model.to(device).eval()
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     images = torch.as_tensor(np.asarray(images_u8))
-    out = np.empty(len(images), np.float64)
+    k = len(model.members)
+    mean, var, members = np.empty(len(images)), np.empty(len(images)), np.empty((len(images), k))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    n_batches = -(-len(images) // batch_size)
     done = 0
-    for x in tqdm(float_batches(images, batch_size, device), total=n_batches, desc="predict", unit="batch",
-                  disable=not progress, mininterval=2):
-        total = torch.zeros(len(x), device=device)
-        for k in range(views):
-            xv = dihedral(x, k)
+    for x in tqdm(float_batches(images, batch_size, device), total=-(-len(images) // batch_size), desc="predict",
+                  unit="batch", disable=not progress, mininterval=2):
+        outs = []
+        for v in range(views):
+            xv = dihedral(x, v)
             if device.type == "cuda":
                 xv = xv.contiguous(memory_format=torch.channels_last)
             with autocast:
-                total += model(xv).float()
-        out[done : done + len(x)] = (total / views).cpu().numpy()
+                outs.append(model(xv).double())
+        out = torch.stack(outs)  # (views, B, K, 2), float64
+        mu_view, sigma_view = out[..., 0], out[..., 1]
+        mu_k = mu_view.mean(0)
+        var_k = (sigma_view**2).mean(0) + mu_view.var(0, unbiased=False)
+        b = slice(done, done + len(x))
+        members[b] = mu_k.cpu().numpy()
+        mean[b] = mu_k.mean(1).cpu().numpy()
+        var[b] = (var_k.mean(1) + mu_k.var(1, unbiased=False)).cpu().numpy()
         done += len(x)
-    return out
+    return Predictions(mean, np.sqrt(var) * model.sigma_scale, members)
 
 
-def predict_test_split(model_path: str, packed: str, index_csv: str, catalog_csv: str, split_csv: str,
-                       out_csv: str, device: str = "auto", batch_size: int = 256, views: int = 8,
-                       threads: int = 1) -> dict:
-    """Write objID, true, pred for the test galaxies with a finite target (TTA over `views`)."""
+def calibrate_sigma(true: np.ndarray, mean: np.ndarray, raw_std: np.ndarray) -> float:
+    """The factor that makes |residual| < sigma hold for 68.27% of galaxies (validation split).
+
+    A quantile, not the RMS of residual/sigma: a few catastrophic outliers (the paper's Fig. 1
+    galaxies) would otherwise widen every galaxy's interval.
+    """
+    z = np.abs(np.asarray(true) - mean) / raw_std
+    return float(np.quantile(z, 0.6827))
+
+
+def predict_split(model_path: str, packed: str, index_csv: str, catalog_csv: str, split_csv: str, which: str,
+                  out_csv: str, out_meta: str, device: str = "auto", batch_size: int = 256, views: int = 8,
+                  threads: int = 1) -> dict:
+    """objID, true, pred, pred_std (and each member's pred) for one split's galaxies with a finite target."""
     import pandas as pd
 
-    from . import files
+    from . import files, provenance
     from .catalog import read_catalog
+    from .device import resolve_device
     from .images import downsample, load_packed
     from .model import load_model
-    from .train import resolve_device, select_split
+    from .train import select_split
 
     torch.set_num_threads(max(1, threads))
     dev = resolve_device(device)
     model, meta = load_model(model_path, dev)
     images, index = load_packed(packed, index_csv)
     split = pd.read_csv(split_csv, dtype={"objID": "int64"})
-    rows, ids, y, n_missing = select_split(index, read_catalog(catalog_csv), split, meta["target"], "test")
+    rows, ids, y, n_missing = select_split(index, read_catalog(catalog_csv), split, meta["target"], which)
     pred = predict_tta(model, downsample(images[rows], meta["size"]), batch_size, views, dev)
-    files.write_csv(pd.DataFrame({"objID": ids, "true": y, "pred": pred}), out_csv, float_format="%.6f")
-    return {"n": len(ids), "excluded_missing_target": n_missing}
+    table = pd.DataFrame({"objID": ids, "true": y, "pred": pred.mean, "pred_std": pred.std})
+    seeds = meta.get("seeds", [None] * pred.members.shape[1])
+    if len(seeds) > 1:
+        for j, seed in enumerate(seeds):
+            table[f"pred_seed{seed}"] = pred.members[:, j]
+    files.write_csv(table, out_csv, float_format="%.6f")
+    info = {"model": model_path, "target": meta["target"], "size": meta["size"], "split": which, "n": len(ids),
+            "excluded_missing_target": n_missing, "tta_views": views, "batch_size": batch_size,
+            "members": pred.members.shape[1], "sigma_scale": model.sigma_scale, "device": str(dev),
+            "provenance": provenance.collect()}
+    files.write_json(info, out_meta)
+    return info

@@ -1,0 +1,52 @@
+"""The synthetic universe's truth: the Tremonti MZR and its mass-dependent scatter, split into an
+SFR term, three structural terms an image can show, and hidden scatter no image reveals."""
+
+import numpy as np
+import pytest
+from galaxy_cnn import synthetic
+
+
+@pytest.fixture(scope="module")
+def population():
+    cat, truth, _ = synthetic.draw_population(20_000, seed=3)
+    return cat, truth
+
+
+def test_tremonti_scatter_is_their_table():
+    """Half of P84 - P16 in Tremonti et al. (2004), Table 3."""
+    got = synthetic.tremonti_scatter(np.array([8.6, 9.8, 10.4, 11.0]))
+    np.testing.assert_allclose(got, [0.19, 0.115, 0.085, 0.07], atol=0.006)
+
+
+def test_scatter_about_the_mzr_follows_tremonti_at_every_mass(population):
+    cat, truth = population
+    mass = cat["lgm_tot_p50"].to_numpy()
+    about = cat["oh_p50"].to_numpy() - synthetic.tremonti_mzr(mass)
+    for lo, hi in [(8.8, 9.3), (9.5, 9.9), (10.0, 10.4), (10.6, 11.0)]:
+        sel = (mass >= lo) & (mass < hi)
+        want = np.sqrt(np.mean(synthetic.tremonti_scatter(mass[sel]) ** 2))
+        assert sel.sum() > 500 and abs(about[sel].std() / want - 1) < 0.15, (lo, hi, about[sel].std(), want)
+
+
+def test_the_terms_add_up_and_the_density_term_is_new_information(population):
+    cat, truth = population
+    terms = truth[["sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter"]]
+    about = cat["oh_p50"] - synthetic.tremonti_mzr(cat["lgm_tot_p50"].to_numpy())
+    np.testing.assert_allclose(terms.sum(axis=1), about, atol=1e-9)
+    density = truth["density_term"]
+    assert density.std() > 0.03  # a real share of the scatter lives in the galaxies' centres
+    for other in (cat["lgm_tot_p50"], truth["size_term"], truth["sfr_term"], truth["hidden_scatter"]):
+        assert abs(np.corrcoef(density, other)[0, 1]) < 0.1  # not predictable from mass, size or SFR
+    assert np.corrcoef(density, truth["log_sigma1"])[0, 1] > 0.2  # denser centres, metal-richer
+    inflow = truth["inflow_term"]
+    for other in (cat["lgm_tot_p50"], truth["size_term"], truth["sfr_term"], density, truth["lopsidedness"]):
+        assert abs(np.corrcoef(inflow, other)[0, 1]) < 0.1
+    assert np.corrcoef(inflow, truth["patchiness"])[0, 1] < -0.3  # patchy, clumpy disks are metal-poorer
+    assert np.corrcoef(inflow, truth["clump_fraction"])[0, 1] < -0.3
+
+
+def test_the_floor_reports_each_term(population):
+    _, truth = population
+    floor = synthetic.floor_summary(truth, synthetic.PopulationSettings())["oh_p50"]
+    assert set(floor["term_std"]) == {"sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter"}
+    assert 0.055 < floor["floor_nmad"] < 0.065  # NMAD of a 0.06-dex Gaussian

@@ -1,0 +1,9 @@
+"""One row per apply input (image file or position) with its status and the image to predict."""
+
+from galaxy_cnn import apply, runlog
+
+log = runlog.to_file(snakemake.log[0])
+i, p = snakemake.input, snakemake.params
+log.info("%s", apply.list_inputs(p.kind, snakemake.output[0], folder=p.images, targets_csv=i.get("targets"),
+                                 rejected_csv=i.get("rejected"), shard_csvs=list(i.get("shards", [])),
+                                 cutout_folder=p.cutouts))

@@ -1,0 +1,110 @@
+"""Cross-field checks of the config that a JSON schema cannot express, run before any job.
+
+Standard library only: the Snakefile imports it. Each problem is one message naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+SDSS_CUTOUT_SIZES = (64, 2048)  # getjpeg silently clips width and height to this range
+
+
+def train_problems(train: dict) -> list[str]:
+    """Settings that do not apply to the chosen engine (`train.engine`)."""
+    engine, problems = train.get("engine", "fastai"), []
+    if engine != "fast":
+        for key in ("compile", "cuda_graphs"):
+            if train.get(key) is not None:
+                problems.append(f"train.{key} applies to train.engine: fast only (engine is {engine!r}); "
+                                "remove it or set train.engine: fast")
+    if train.get("freeze_epochs", 0) > 0:
+        if engine == "fast":
+            problems.append("train.freeze_epochs: the fast engine has no frozen-body phase; set it to 0 "
+                            "or use train.engine: fastai")
+        elif not train.get("pretrained"):
+            problems.append("train.freeze_epochs freezes a pretrained body, but train.pretrained is null; "
+                            "set train.freeze_epochs to 0 or give a ResNet-34 weights file")
+        elif train["freeze_epochs"] > train.get("epochs", 0):
+            problems.append(f"train.freeze_epochs={train['freeze_epochs']} is more than train.epochs="
+                            f"{train.get('epochs')}")
+    if train.get("compile") and train.get("cuda_graphs"):
+        problems.append("train.compile and train.cuda_graphs are alternatives; set one of them")
+    return problems
+
+
+def split_problems(fractions: list[float]) -> list[str]:
+    train, valid, test = fractions
+    problems = []
+    if not math.isclose(sum(fractions), 1, abs_tol=1e-6):
+        problems.append(f"split.fractions must sum to 1, got {fractions} (sum {sum(fractions):g})")
+    if train <= 0 or test <= 0:
+        problems.append(f"split.fractions {fractions}: the train and test parts must be > 0 "
+                        "(only the validation part may be 0)")
+    return problems
+
+
+def number_problems(value, schema: dict, key: str = "") -> list[str]:
+    """Numbers the JSON schema lets through: NaN and infinities (every comparison with NaN is false,
+    so no minimum or maximum stops them) and whole floats where an integer is wanted (1.0 is an
+    integer to JSON Schema, not to Python's range() or numpy)."""
+    name = key or "the config"
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return [f"{name} is {value}: give a finite number"]
+        types = schema.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if "integer" in types and "number" not in types:
+            return [f"{name} is {value}: give an integer ({int(value)})"]
+        return []
+    problems = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = schema.get("properties", {}).get(k, schema.get("additionalProperties"))
+            if isinstance(sub, dict):
+                problems += number_problems(v, sub, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(value):
+            problems += number_problems(v, schema["items"], f"{key}[{i}]")
+    return problems
+
+
+def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema: dict | None = None) -> list[str]:
+    """Every problem of a schema-valid config; `catalog_columns` are the source's, when known."""
+    problems = number_problems(cfg, schema) if schema else []
+    if problems:  # the checks below compute with these numbers
+        return problems
+    size = cfg["cutouts"]["size"]
+    for target, sizes in cfg["targets"].items():
+        for s in sizes:
+            if s > size or size % s:
+                problems.append(f"targets.{target}: image size {s} px must divide cutouts.size={size} "
+                                "(sizes are area-averaged from the full cutouts by an integer factor)")
+        if catalog_columns is not None and target not in catalog_columns:
+            problems.append(f"targets.{target}: the {cfg['source']} catalog has no column {target!r} "
+                            f"(it has {', '.join(catalog_columns)})")
+    problems += split_problems(cfg["split"]["fractions"])
+    lo, hi = SDSS_CUTOUT_SIZES
+    if cfg["source"] == "sdss" and not lo <= size <= hi:
+        problems.append(f"cutouts.size={size}: SkyServer's getjpeg serves {lo} to {hi} px only")
+    problems += train_problems(cfg["train"])
+    train = cfg["train"]
+    if train.get("pretrained") and not os.path.isfile(train["pretrained"]):
+        problems.append(f"train.pretrained: weights file {train['pretrained']} does not exist (download "
+                        "torchvision's resnet34-b627a593.pth where there is internet, or set it to null)")
+    if cfg["source"] == "synthetic":
+        n = cfg["synthetic"]["n_galaxies"]
+        n_train, _, n_test = (int(round(n * f)) for f in cfg["split"]["fractions"])
+        if n_train < train["batch_size"]:
+            problems.append(f"synthetic.n_galaxies={n} gives about {n_train} training galaxies, fewer than "
+                            f"train.batch_size={train['batch_size']}")
+        if n_test < 1:
+            problems.append(f"split.fractions {cfg['split']['fractions']} leave no test galaxy of synthetic.n_galaxies={n}")
+    if cfg.get("cv", {}).get("folds") == 1:
+        problems.append("cv.folds=1 leaves nothing to train on: 0 (off) or at least 2")
+    if catalog_columns is not None and "objID" not in catalog_columns:
+        problems.append(f"the {cfg['source']} catalog has no objID column (it has {', '.join(catalog_columns)})")
+    return problems
