@@ -82,24 +82,30 @@ def test_every_figure_for_a_catalog_without_mass_or_magnitudes(local_run):
 
 def test_applying_the_model_to_a_new_folder(local_run):
     work, cat = local_run
-    out = pd.read_csv(work / "results" / "applied" / "new.csv")
+    out = pd.read_csv(work / "results" / "applied" / "new.csv", dtype={"objID": "Int64"})
     meta = json.loads((work / "results" / "applied" / "new.json").read_text())
-    assert sorted(out["objID"]) == sorted(cat["objID"][:20])
-    assert np.isfinite(out["pred"]).all() and (out["pred_std"] > 0).all()
+    ok = out[out["status"] == "ok"]
+    assert sorted(ok["objID"]) == sorted(cat["objID"][:20])
+    failed = out[out["status"] != "ok"]  # one row per input: the unreadable file is listed, not dropped
+    assert list(failed["input"]) == ["broken.jpg"] and (failed["reason"].str.len() > 0).all()
+    assert np.isfinite(ok["pred"]).all() and (ok["pred_std"] > 0).all()
     # same model, same images, same TTA: the applied predictions equal the test-split predictions
-    test_pred = pd.read_csv(work / "results" / "predictions" / "oh_p50-32px.csv")
-    both = out.merge(test_pred, on="objID", suffixes=("", "_test"))
+    test_pred = pd.read_csv(work / "results" / "predictions" / "oh_p50-32px.csv", dtype={"objID": "Int64"})
+    both = ok.merge(test_pred, on="objID", suffixes=("", "_test"))
     assert len(both) > 0
     np.testing.assert_allclose(both["pred"], both["pred_test"], atol=1e-4)
     np.testing.assert_allclose(both["pred_std"], both["pred_std_test"], atol=1e-4)
-    np.testing.assert_allclose(out["true"], cat.set_index("objID").loc[out["objID"], "oh_p50"], atol=1e-5)
-    assert list(meta["excluded"]) == ["broken.jpg"]
-    assert meta["target"] == "oh_p50" and meta["model_size_px"] == 32 and meta["input_size_px"] == 128
-    assert meta["model_meta"]["cutouts"] == {"size": 128, "scale": 0.296, "source": "local"}
+    truth = cat.set_index("objID").loc[ok["objID"].astype("int64"), "oh_p50"]
+    np.testing.assert_allclose(ok["true"], truth, atol=1e-5)
+    assert meta["by_status"] == {"ok": 20, "failed": 1}
+    assert meta["model"]["target"] == "oh_p50" and meta["model"]["size"] == 32
+    assert meta["model"]["cutouts"] == {"size": 128, "scale": 0.296, "source": "local"}
     # the Python API gives the same numbers as the rule
     from galaxy_cnn.apply import apply_model
 
     apply_model(str(work / "results" / "models" / "oh_p50-32px.pt"), str(work / "new_galaxies"),
                 str(work / "api.csv"), device="cpu")
-    api = pd.read_csv(work / "api.csv")
-    np.testing.assert_allclose(api.sort_values("objID")["pred"], out.sort_values("objID")["pred"], atol=1e-5)
+    api = pd.read_csv(work / "api.csv", dtype={"objID": "Int64"})
+    api_ok = api[api["status"] == "ok"].sort_values("objID")
+    np.testing.assert_allclose(api_ok["pred"], ok.sort_values("objID")["pred"], atol=1e-5)
+

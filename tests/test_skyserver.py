@@ -85,9 +85,11 @@ def test_rejection_stops_with_the_servers_message(tmp_path):
         with pytest.raises(skyserver.SkyServerRejected, match="limit is  top 500000"):
             skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
                 "SELECT TOP 600000 objID FROM Galaxy", ["objID"])
-        with pytest.raises(skyserver.SkyServerError, match="Invalid column name 'nope'"):
+        before = len(server.sql_log)
+        with pytest.raises(skyserver.SkyServerRejected, match="Invalid column name 'nope'"):  # HTTP 500 + JSON
             skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
                 "SELECT TOP 5 G.x AS nope FROM Galaxy", ["nope"])
+        assert len(server.sql_log) == before + 1  # wrong SQL is not retried
 
 
 def test_sql_rate_is_at_most_one_query_per_interval(tmp_path):
