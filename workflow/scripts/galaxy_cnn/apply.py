@@ -80,9 +80,9 @@ def query_body(user_sql: str) -> str:
     return body
 
 
-def query_sql(user_sql: str, top: int, after: int) -> str:
-    """One keyset page of the user's selection, ordered by objID."""
-    return f"SELECT TOP {top} q.* FROM ({query_body(user_sql)}) AS q WHERE q.objID > {after} ORDER BY q.objID"
+def query_sql(body: str, top: int, after: int) -> str:
+    """One keyset page of the user's selection (its `query_body`), ordered by objID."""
+    return f"SELECT TOP {top} q.* FROM ({body}) AS q WHERE q.objID > {after} ORDER BY q.objID"
 
 
 def run_query(url: str, user_sql: str, page_size: int = 50_000, min_query_interval: float = 1.0,
@@ -90,14 +90,14 @@ def run_query(url: str, user_sql: str, page_size: int = 50_000, min_query_interv
     """Every row of the user's selection, keyset-paged on objID with the catalog's validated client."""
     from .skyserver import Retry, SkyServerError, SkyServerRejected, SqlClient
 
-    query_body(user_sql)  # bad SQL stops here, before any request
+    body = query_body(user_sql)  # bad SQL stops here, before any request
     client = SqlClient(url, timeout=query_timeout, retry=Retry(attempts=retries, base_delay=retry_delay),
                        min_interval=min_query_interval)
     frames, header, last = [], None, 0
     with tqdm(desc="query pages", unit="row", mininterval=2) as bar:
         while True:
             try:
-                page_header, rows = client.query_table(query_sql(user_sql, page_size, last), ("objID", "ra", "dec"))
+                page_header, rows = client.query_table(query_sql(body, page_size, last), ("objID", "ra", "dec"))
             except SkyServerRejected as err:
                 raise InputError(f"apply query: {err}") from err
             if header is not None and page_header != header:

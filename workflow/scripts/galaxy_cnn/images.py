@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import files
 from .errors import InputError
-from .listing import FITS_SUFFIXES, LOCAL_SUFFIXES
+from .listing import FITS_SUFFIXES, LOCAL_SUFFIXES, is_image_name
 
 
 class ImageError(InputError):
@@ -83,10 +83,9 @@ def index_image_folder(folder: str | os.PathLike) -> tuple[dict[int, list[Path]]
     suffixes = sorted(LOCAL_SUFFIXES, key=len, reverse=True)
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
-            lower = entry.name.lower()
-            suffix = next((s for s in suffixes if lower.endswith(s)), None)
-            if suffix is None or entry.name.startswith("."):
+            if not is_image_name(entry.name):  # the files the rerun digest lists, and only those
                 continue
+            suffix = next(s for s in suffixes if entry.name.lower().endswith(s))
             try:
                 regular = entry.is_file()  # follows links; False for pipes, devices, folders
             except OSError:
