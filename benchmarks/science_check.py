@@ -81,7 +81,7 @@ def main() -> None:
     terms = [t for t in ("sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter") if t in truth]
     for entry in sizes:
         entry["term_recovery"] = term_recovery(read(entry["size"]), truth, cat, terms)
-    ratio = paired_ratio(read(largest), read(16)) if 16 in set(metrics["size"]) else None
+    ratio = paired_ratio(read(largest), read(16)) if 16 in set(metrics["size"]) and largest != 16 else None
     report = {
         "what": "science check on the synthetic universe: NMAD against image size with bootstrap intervals",
         "run": str(args.run), "floor": floor, "sizes": sizes,

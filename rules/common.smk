@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from galaxy_cnn.checks import config_problems, number_problems
+from galaxy_cnn.checks import config_problems, duplicate_key_problems, number_problems
 from galaxy_cnn.columns import CATALOG_COLUMNS
 from galaxy_cnn.listing import image_folder_digest
 
@@ -145,6 +145,9 @@ def source_plan(cfg):
     )
 
 
+for path in workflow.configfiles:  # before YAML's silent last-one-wins hides a setting
+    for problem in duplicate_key_problems(path):
+        config_error(problem)
 for problem in number_problems(config, SCHEMA):  # before anything computes with them
     config_error(problem)
 SOURCE = source_plan(config)

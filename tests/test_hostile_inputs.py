@@ -271,6 +271,16 @@ def test_bad_config_values_stop_before_any_job_without_a_traceback(tmp_path, pat
     assert "Traceback" not in text and not (tmp_path / "results").exists()
 
 
+def test_a_key_given_twice_in_the_config_stops_naming_its_line(tmp_path):
+    text = TINY.read_text() + "\ntrain:\n  epochs: 3\n"  # a second train block: YAML keeps only this one
+    (tmp_path / "twice.yaml").write_text(text)
+    proc = run_snakemake("-n", "--configfile", str(tmp_path / "twice.yaml"), workdir=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    line = len(TINY.read_text().splitlines()) + 2
+    assert proc.returncode != 0 and f"line {line}: key 'train' is given twice" in out, out[-1500:]
+    assert "Traceback" not in out and not (tmp_path / "results").exists()
+
+
 def test_an_empty_validation_part_is_allowed(tmp_path):
     cfg = yaml.safe_load(TINY.read_text()) | {"split": {"fractions": [0.8, 0.0, 0.2], "seed": 1}}
     (tmp_path / "ok.yaml").write_text(yaml.safe_dump(cfg))

@@ -86,6 +86,7 @@ def test_killed_download_resumes_to_the_same_result(tmp_path):
         assert not (cut / "manifest.csv").exists()
         for p in cut.glob("*.jpg"):  # no half-written file survives under a final name
             decode_image(p.read_bytes(), 64)
+        (cut / ".999.jpg.part").write_bytes(b"half")  # left by a galaxy since removed from the catalog
         requests_before = sum(server.cutout_requests.values())
         run_snakemake("--unlock", "--configfile", str(cfg), workdir=tmp_path)
         run_snakemake("--configfile", str(cfg), "--cores", "2", *TARGETS, workdir=tmp_path)

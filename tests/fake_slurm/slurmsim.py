@@ -1543,6 +1543,38 @@ SQUEUE_SPEC = {
 }
 
 
+def format_renderer(fmt: str, spec: dict, error: str):
+    """Compile a %-style --format string (squeue, sinfo) into a function of one item's arguments.
+
+    `spec` maps a letter to (header, fn); the function renders fn(*args), or the headers when
+    given None. `%.N` right-aligns in N columns, `%N` left-aligns, `%#` is sinfo's 10 columns."""
+    tokens = re.split(r"(%[#.]?-?\d*[A-Za-z%])", fmt)
+
+    def render(args: tuple | None) -> str:
+        out = []
+        for tok in tokens:
+            m = re.fullmatch(r"%([#.])?(-)?(\d*)([A-Za-z%])", tok)
+            if not m:
+                out.append(tok)
+                continue
+            flag, _minus, width, ch = m.groups()
+            if ch == "%":
+                out.append("%")
+                continue
+            if ch not in spec:
+                raise SlurmError(f"{error}: {ch}")
+            head, fn = spec[ch]
+            text = head if args is None else fn(*args)
+            w = int(width) if width else (10 if flag == "#" else 0)
+            if w:
+                text = text[:w]
+                text = text.rjust(w) if flag == "." else text.ljust(w)
+            out.append(text)
+        return "".join(out)
+
+    return render
+
+
 def cmd_squeue(argv: list[str]) -> int:
     opts, _pos = parse_options("squeue", argv, SQUEUE_OPTIONS, stop_at_positional=False)
     o: dict[str, str | None] = {}
@@ -1586,30 +1618,11 @@ def cmd_squeue(argv: list[str]) -> int:
         recs = [r for r in recs if (r.get("account") or "").lower() in accts]
 
     fmt = o.get("format") or "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
-    tokens = re.split(r"(%\.?-?\d*[A-Za-z%])", fmt)
+    render_fields = format_renderer(fmt, SQUEUE_SPEC, "squeue: error: Invalid job format specification")
     out_lines = []
 
     def render(rec: dict | None) -> str:
-        parts = []
-        for tok in tokens:
-            m = re.fullmatch(r"%(\.)?(-)?(\d*)([A-Za-z%])", tok)
-            if not m:
-                parts.append(tok)
-                continue
-            dot, _minus, width, ch = m.groups()
-            if ch == "%":
-                parts.append("%")
-                continue
-            if ch not in SQUEUE_SPEC:
-                raise SlurmError(f"squeue: error: Invalid job format specification: {ch}")
-            head, fn = SQUEUE_SPEC[ch]
-            text = head if rec is None else fn(rec, cfg)
-            if width:
-                w = int(width)
-                text = text[:w]
-                text = text.rjust(w) if dot else text.ljust(w)
-            parts.append(text)
-        return "".join(parts)
+        return render_fields(None if rec is None else (rec, cfg))
 
     if "noheader" not in o:
         out_lines.append(render(None))
@@ -1746,29 +1759,10 @@ def cmd_sinfo(argv: list[str]) -> int:
         "G": ("GRES", lambda n, p: f"gpu:{p['gpus']}" if p.get("gpus") else "(null)"),
         "F": ("NODES(A/I/O/T)", lambda n, p: f"0/{p.get('nodes') or 1}/0/{p.get('nodes') or 1}"),
     }
-    tokens = re.split(r"(%[#.]?-?\d*[A-Za-z%])", fmt)
+    render_fields = format_renderer(fmt, spec, "sinfo: error: Invalid node format specification")
 
     def render(name, p):
-        out = []
-        for tok in tokens:
-            m = re.fullmatch(r"%([#.])?(-)?(\d*)([A-Za-z%])", tok)
-            if not m:
-                out.append(tok)
-                continue
-            flag, _minus, width, ch = m.groups()
-            if ch == "%":
-                out.append("%")
-                continue
-            if ch not in spec:
-                raise SlurmError(f"sinfo: error: Invalid node format specification: {ch}")
-            head, fn = spec[ch]
-            text = head if name is None else fn(name, p)
-            w = int(width) if width else (10 if flag == "#" else 0)
-            if w:
-                text = text[:w]
-                text = text.rjust(w) if flag == "." else text.ljust(w)
-            out.append(text)
-        return "".join(out)
+        return render_fields(None if name is None else (name, p))
 
     lines = [] if "noheader" in o else [render(None, None)]
     lines.extend(render(n, p) for n, p in parts.items())

@@ -108,3 +108,31 @@ def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema:
     if catalog_columns is not None and "objID" not in catalog_columns:
         problems.append(f"the {cfg['source']} catalog has no objID column (it has {', '.join(catalog_columns)})")
     return problems
+
+
+def duplicate_key_problems(path: str) -> list[str]:
+    """Keys given twice in one mapping of a YAML config file: PyYAML silently keeps the last value,
+    so the run would use a setting the user may not be looking at."""
+    import yaml  # comes with Snakemake
+
+    problems: list[tuple[int, str]] = []
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        first_line: dict = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in first_line:
+                problems.append((line, f"{path}, line {line}: key '{key}' is given twice (first on line "
+                                       f"{first_line[key]}); YAML would silently keep only the last"))
+            elif isinstance(key, (str, int, float, bool)):
+                first_line[key] = line
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=True)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    with open(path) as f:
+        yaml.load(f, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    return [message for _, message in sorted(problems)]

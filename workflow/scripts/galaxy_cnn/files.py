@@ -49,11 +49,13 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def remove_stale_parts(folder: str | os.PathLike, names: set[str]) -> int:
-    """Delete temporary files a killed job left for any of `names` in `folder`; return how many.
+def remove_stale_parts(folder: str | os.PathLike, names: set[str] | None) -> int:
+    """Delete temporary files a killed job left for any of `names` (None: for any file) in `folder`;
+    return how many.
 
     One directory scan for the whole set: a scan per file would cost O(N^2) in a folder of 100k
-    cutouts. Only the given names are touched, so concurrent shards never remove each other's work.
+    cutouts. Only the given names are touched, so concurrent shards never remove each other's work;
+    None is for a job that runs when no writer can be left (the manifest, after every shard).
     """
     removed = 0
     with os.scandir(folder) as entries:
@@ -62,7 +64,7 @@ def remove_stale_parts(folder: str | os.PathLike, names: set[str]) -> int:
             if not (n.startswith(".") and n.endswith(".part")):
                 continue
             stem = n[1:-5]  # `.{name}.part`, or `.{name}.{random}.part` from older versions
-            if stem in names or stem.rsplit(".", 1)[0] in names:
+            if names is None or stem in names or stem.rsplit(".", 1)[0] in names:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
     return removed
