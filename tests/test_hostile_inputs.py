@@ -281,6 +281,20 @@ def test_a_key_given_twice_in_the_config_stops_naming_its_line(tmp_path):
     assert "Traceback" not in out and not (tmp_path / "results").exists()
 
 
+def test_merge_keys_are_not_duplicates_but_a_repeat_inside_a_list_is(tmp_path):
+    from galaxy_cnn.checks import duplicate_key_problems
+
+    ok = tmp_path / "merge.yaml"
+    ok.write_text("base: &b\n  x: 1\nother: &o\n  z: 3\na:\n  <<: *b\n  x: 5\nd:\n  <<: *b\n  <<: *o\n")
+    assert duplicate_key_problems(str(ok)) == []
+    (tmp_path / "tuple.yaml").write_text("a: !!python/tuple [1, 2]\n")  # Snakemake reads it; this loader cannot
+    assert duplicate_key_problems(str(tmp_path / "tuple.yaml")) == []
+    bad = tmp_path / "list.yaml"
+    bad.write_text("apply:\n  - {model: a.pt, model: b.pt}\n")
+    assert duplicate_key_problems(str(bad)) == [f"{bad}, line 2: key 'model' is given twice (first on line 2); "
+                                                "YAML would silently keep only the last"]
+
+
 def test_an_empty_validation_part_is_allowed(tmp_path):
     cfg = yaml.safe_load(TINY.read_text()) | {"split": {"fractions": [0.8, 0.0, 0.2], "seed": 1}}
     (tmp_path / "ok.yaml").write_text(yaml.safe_dump(cfg))

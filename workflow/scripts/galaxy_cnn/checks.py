@@ -112,7 +112,8 @@ def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema:
 
 def duplicate_key_problems(path: str) -> list[str]:
     """Keys given twice in one mapping of a YAML config file: PyYAML silently keeps the last value,
-    so the run would use a setting the user may not be looking at."""
+    so the run would use a setting the user may not be looking at. A file this loader cannot read
+    (JSON with tabs, Python tags) gives no problem here: Snakemake has already read it."""
     import yaml  # comes with Snakemake
 
     problems: list[tuple[int, str]] = []
@@ -120,12 +121,18 @@ def duplicate_key_problems(path: str) -> list[str]:
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
         first_line: dict = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may appear more than once
+                continue
             key = loader.construct_object(key_node)
             line = key_node.start_mark.line + 1
-            if isinstance(key, (str, int, float, bool)) and key in first_line:
+            try:
+                seen = first_line.get(key)
+            except TypeError:  # an unhashable key (a list): YAML cannot repeat it meaningfully
+                continue
+            if seen is not None:
                 problems.append((line, f"{path}, line {line}: key '{key}' is given twice (first on line "
-                                       f"{first_line[key]}); YAML would silently keep only the last"))
-            elif isinstance(key, (str, int, float, bool)):
+                                       f"{seen}); YAML would silently keep only the last"))
+            else:
                 first_line[key] = line
         return yaml.SafeLoader.construct_mapping(loader, node, deep=True)
 
@@ -133,6 +140,9 @@ def duplicate_key_problems(path: str) -> list[str]:
         pass
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    with open(path) as f:
-        yaml.load(f, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    try:
+        with open(path, encoding="utf-8") as f:
+            yaml.load(f, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError:
+        return []
     return [message for _, message in sorted(problems)]

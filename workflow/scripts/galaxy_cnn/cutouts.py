@@ -86,7 +86,7 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
 
     stale = files.remove_stale_parts(Path(out_csv).parent, None)  # every shard is done: no writer left
     if stale:
-        log.info("cutouts: removed %d half-written files of galaxies no longer in the catalog", stale)
+        log.info("cutouts: removed %d half-written files left by killed runs", stale)
     catalog = read_catalog(catalog_csv)
     manifest = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs], ignore_index=True)
     if manifest["objID"].duplicated().any():
