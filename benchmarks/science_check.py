@@ -78,7 +78,7 @@ def main() -> None:
     read = lambda s: pd.read_csv(r / "predictions" / f"{args.target}-{s}px.csv")  # noqa: E731
     truth = pd.read_csv(r / "synthetic" / "truth.csv")
     cat = pd.read_csv(r / "catalog.csv", usecols=["objID", "lgm_tot_p50"])
-    terms = [t for t in ("sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter") if t in truth]
+    terms = [t for t in truth.columns if t.endswith("_term")] + ["hidden_scatter"]  # whatever the universe has
     for entry in sizes:
         entry["term_recovery"] = term_recovery(read(entry["size"]), truth, cat, terms)
     ratio = paired_ratio(read(largest), read(16)) if 16 in set(metrics["size"]) and largest != 16 else None
