@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import files
 from .errors import InputError
-from .listing import FITS_SUFFIXES, LOCAL_SUFFIXES, is_image_name
+from .listing import FITS_SUFFIXES, image_suffix
 
 
 class ImageError(InputError):
@@ -80,12 +80,11 @@ def index_image_folder(folder: str | os.PathLike) -> tuple[dict[int, list[Path]]
 
     by_id: dict[int, list[Path]] = {}
     unnamed: dict[str, str] = {}
-    suffixes = sorted(LOCAL_SUFFIXES, key=len, reverse=True)
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
-            if not is_image_name(entry.name):  # the files the rerun digest lists, and only those
+            suffix = image_suffix(entry.name)  # the files the rerun digest lists, and only those
+            if suffix is None:
                 continue
-            suffix = next(s for s in suffixes if entry.name.lower().endswith(s))
             try:
                 regular = entry.is_file()  # follows links; False for pipes, devices, folders
             except OSError:

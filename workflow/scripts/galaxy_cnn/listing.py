@@ -14,8 +14,16 @@ FITS_SUFFIXES = (".fits", ".fit", ".fits.gz")
 LOCAL_SUFFIXES = IMAGE_SUFFIXES + FITS_SUFFIXES
 
 
+def image_suffix(name: str) -> str | None:
+    """The image suffix `name` ends with (any case), or None for hidden files and non-images."""
+    if name.startswith("."):
+        return None
+    lower = name.lower()
+    return max((s for s in LOCAL_SUFFIXES if lower.endswith(s)), key=len, default=None)
+
+
 def is_image_name(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(LOCAL_SUFFIXES)
+    return image_suffix(name) is not None
 
 
 def image_folder_digest(folder: str | os.PathLike) -> str:
