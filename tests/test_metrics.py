@@ -78,3 +78,12 @@ def test_authors_mean_baseline(shared_data):
     base = df["oh_p50"].mean() - df["oh_p50"]
     assert round(metrics.rmse(base), 4) == 0.2002  # published: 0.2002
     assert metrics.nmad(base) == pytest.approx(0.1709, abs=0.002)  # published: 0.1709 (training mean)
+
+
+def test_the_bootstrap_interval_of_nmad_matches_its_spread_over_fresh_samples():
+    rng = np.random.default_rng(1)
+    residuals = rng.normal(0, 0.08, 2000)
+    lo, hi = metrics.bootstrap_interval(residuals, metrics.nmad)
+    assert lo < metrics.nmad(residuals) < hi
+    fresh = np.std([metrics.nmad(rng.normal(0, 0.08, 2000)) for _ in range(300)])  # what the interval estimates
+    assert (hi - lo) / 2 == pytest.approx(fresh, rel=0.25)

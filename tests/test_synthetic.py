@@ -1,9 +1,10 @@
 """The synthetic universe's truth: the Tremonti MZR and its mass-dependent scatter, split into an
-SFR term, three structural terms an image can show, and hidden scatter no image reveals."""
+SFR term, four structural terms an image can show, and hidden scatter no image reveals."""
 
 import numpy as np
 import pytest
 from galaxy_cnn import synthetic
+from galaxy_cnn.images import downsample
 
 
 @pytest.fixture(scope="module")
@@ -28,25 +29,50 @@ def test_scatter_about_the_mzr_follows_tremonti_at_every_mass(population):
         assert sel.sum() > 500 and abs(about[sel].std() / want - 1) < 0.15, (lo, hi, about[sel].std(), want)
 
 
-def test_the_terms_add_up_and_the_density_term_is_new_information(population):
+def test_the_terms_add_up_and_the_structural_terms_are_new_information(population):
     cat, truth = population
-    terms = truth[["sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter"]]
+    terms = truth[["sfr_term", "size_term", "density_term", "inflow_term", "nucleus_term", "hidden_scatter"]]
     about = cat["oh_p50"] - synthetic.tremonti_mzr(cat["lgm_tot_p50"].to_numpy())
     np.testing.assert_allclose(terms.sum(axis=1), about, atol=1e-9)
-    density = truth["density_term"]
-    assert density.std() > 0.03  # a real share of the scatter lives in the galaxies' centres
+    density, inflow, nucleus = truth["density_term"], truth["inflow_term"], truth["nucleus_term"]
     for other in (cat["lgm_tot_p50"], truth["size_term"], truth["sfr_term"], truth["hidden_scatter"]):
         assert abs(np.corrcoef(density, other)[0, 1]) < 0.1  # not predictable from mass, size or SFR
     assert np.corrcoef(density, truth["log_sigma1"])[0, 1] > 0.2  # denser centres, metal-richer
-    inflow = truth["inflow_term"]
     for other in (cat["lgm_tot_p50"], truth["size_term"], truth["sfr_term"], density, truth["lopsidedness"]):
         assert abs(np.corrcoef(inflow, other)[0, 1]) < 0.1
     assert np.corrcoef(inflow, truth["patchiness"])[0, 1] < -0.3  # patchy, clumpy disks are metal-poorer
     assert np.corrcoef(inflow, truth["clump_fraction"])[0, 1] < -0.3
+    for other in (cat["lgm_tot_p50"], truth["size_term"], truth["sfr_term"], density, inflow, truth["nucleus_tint"],
+                  truth["bulge_fraction"], cat["modelMag_g"] - cat["modelMag_r"]):
+        assert abs(np.corrcoef(nucleus, other)[0, 1]) < 0.1  # nothing but the nucleus's inner colours shows it
+    assert np.corrcoef(nucleus, truth["core_blueing"])[0, 1] < -0.8  # young stars in the core: metal-poorer
+    assert nucleus.std() > 0.05  # the largest structural term: the one only a resolved image can show
+
+
+def test_a_young_core_shows_at_128_px_and_sums_away_at_16_px():
+    """The same galaxy (same noise, same neighbours) with its nucleus's young stars in the core or around it."""
+    cat, truth, _ = synthetic.draw_population(50, seed=4)
+    row = cat.merge(truth, on="objID").iloc[0].copy()
+    settings = synthetic.RenderSettings()
+    images, fluxes = [], []
+    for blueing in (synthetic.PopulationSettings().nucleus_contrast, -synthetic.PopulationSettings().nucleus_contrast):
+        row["core_blueing"] = blueing
+        planes, n_nat = synthetic.render_planes(row, 128, 0.296, 9, settings)
+        fluxes.append(planes.sum(axis=(1, 2)))
+        images.append(synthetic.planes_to_rgb(planes, n_nat, 128, 0.296, settings).astype(float))
+    np.testing.assert_allclose(fluxes[0], fluxes[1], rtol=5e-3)  # light moved, none added (bar clipping at zero)
+    core = (slice(60, 68), slice(60, 68))
+    blue_over_red = [img[core][..., 2].mean() / img[core][..., 0].mean() for img in images]
+    assert blue_over_red[0] > 1.3 * blue_over_red[1]  # 128 px: a bluer core, plain to see
+    assert np.abs(images[0] - images[1]).max() > 40
+    small = [downsample(np.round(img).astype(np.uint8)[None], 16)[0].astype(float) for img in images]
+    assert np.abs(small[0] - small[1]).max() <= 6  # 16 px: the 2.4" pixels hold nearly the same light
+    assert np.abs(small[0] - small[1]).mean() < 0.1
 
 
 def test_the_floor_reports_each_term(population):
     _, truth = population
     floor = synthetic.floor_summary(truth, synthetic.PopulationSettings())["oh_p50"]
-    assert set(floor["term_std"]) == {"sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter"}
+    assert set(floor["term_std"]) == {"sfr_term", "size_term", "density_term", "inflow_term", "nucleus_term",
+                                      "hidden_scatter"}
     assert 0.055 < floor["floor_nmad"] < 0.065  # NMAD of a 0.06-dex Gaussian

@@ -2,12 +2,14 @@
 
 Population: redshift and stellar mass with the paper sample's marginals, the star-forming main
 sequence, Shen et al. sizes, sSFR-driven colours with redder bulges, Bell et al. mass-to-light,
-the r < 17.77 main-sample cut. Truth: oh_p50 = Tremonti MZR + Mannucci-shaped SFR term + a size
-term (filling Tremonti's mass-dependent scatter) + hidden scatter; the hidden term is what no image
-can reveal (the floor).
+the r < 17.77 main-sample cut. Truth: oh_p50 = Tremonti MZR + Mannucci-shaped SFR term + size,
+central-density, inflow and nuclear terms (together filling Tremonti's mass-dependent scatter) +
+hidden scatter; the hidden term is what no image can reveal (the floor), the nuclear term what
+only a resolved image can.
 
 Images: GalSim bulge + disk convolved with a Moffat seeing PSF plus numpy disk structure (spiral
-arms, patchy lopsided light, star-forming clumps), drawn at SDSS's native 0.396"/px in nanomaggies,
+arms, patchy lopsided light, star-forming clumps) and the nucleus's young stars (in its core or
+around it), drawn at SDSS's native 0.396"/px in nanomaggies,
 with neighbours, foreground stars and smoothed sky noise, mapped i,r,g -> R,G,B with a Lupton asinh
 stretch, resampled to the requested grid and saved as JPEG. Calibrated against real cutouts.
 """
@@ -56,8 +58,11 @@ class PopulationSettings:
     colour_scatter: float = 0.06  # rest-frame g - r at fixed mass and SFR (dust, ages)
     disk_thickness: float = 0.2  # intrinsic axis ratio of an edge-on massive disk (dwarfs are thicker)
     inclination_dust: float = 0.7  # r-band dimming per dex of a/b in massive disks (Masters et al. 2010)
-    density_share: float = 0.3  # share of the structural scatter carried by the central density term
-    inflow_share: float = 0.5  # share carried by the disturbance (patchy, clumpy star formation)
+    density_share: float = 0.05  # share of the structural scatter carried by the central density term
+    inflow_share: float = 0.05  # share carried by the disturbance (patchy, clumpy star formation)
+    nucleus_share: float = 0.85  # share carried by where the nucleus's young stars sit (core or around it)
+    nucleus_contrast: float = 0.7  # most g light moved between core and surroundings, per unit of the central g
+    nucleus_tint: float = 0.25  # most g light added to or taken from the whole nucleus at random, same unit
 
 
 def draw_population(n: int, seed: int, settings: PopulationSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -129,12 +134,19 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     size_residual = rng.normal(0, 1, m)  # ln R50 about the Shen relation, in units of its scatter
     structure_sigma = np.sqrt(np.clip(tremonti_scatter(log_mass) ** 2 - s.hidden_scatter**2
                                       - (sfr_slope * s.ms_scatter) ** 2, 0, None))
-    size_term = -np.sqrt(1 - s.density_share - s.inflow_share) * structure_sigma * size_residual
+    size_term = -np.sqrt(1 - s.density_share - s.inflow_share - s.nucleus_share) * structure_sigma * size_residual
     # recent inflow of metal-poor gas: at fixed mass, galaxies with patchy, clumpy star formation are
     # metal-poorer (their clumps are fed by metal-poor gas: Sanchez Almeida et al. 2014). The disturbance
     # sets the patchiness and clumps drawn below: structure on 0.2-1 kpc scales, which only resolved images show
     disturbance = rng.normal(0, 1, m)
     inflow_term = -np.sqrt(s.inflow_share) * structure_sigma * disturbance
+    # the SDSS fibre (3" across) sees the nucleus, where gas driven inward by interactions and bars dilutes
+    # the metals and lights young stars (Kewley et al. 2006, Ellison et al. 2008, Rupke et al. 2010): at
+    # fixed mass, a nucleus whose core is bluer than its surroundings is metal-poorer. The young light
+    # moves within the central 2.4" (one 16 px pixel) and the galaxy keeps its colours, so only a
+    # resolved image shows whether the young stars sit in the core or around it
+    nuclear_youth = rng.normal(0, 1, m)
+    nucleus_term = -np.sqrt(s.nucleus_share) * structure_sigma * nuclear_youth
     hidden = rng.normal(0, s.hidden_scatter, m)
     # rest-frame colour: redder with mass, bluer above the main sequence; observed colour reddens with z
     gr_rest = np.clip(0.50 + 0.18 * (log_mass - 10) - 0.20 * d_ms + rng.normal(0, s.colour_scatter, m), 0.12, 0.95)
@@ -162,7 +174,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     mass_bin = np.clip(np.searchsorted(edges, log_mass, side="right") - 1, 0, 19)
     spread = np.array([density_residual[mass_bin == b].std() for b in range(20)])
     density_term = np.sqrt(s.density_share) * structure_sigma * density_residual / spread[mass_bin]
-    oh = tremonti_mzr(log_mass) + sfr_term + size_term + density_term + inflow_term + hidden
+    oh = tremonti_mzr(log_mass) + sfr_term + size_term + density_term + inflow_term + nucleus_term + hidden
     cos_i = rng.uniform(0, 1, m)
     thickness = np.clip(s.disk_thickness + 0.12 * (10 - log_mass), s.disk_thickness, 0.45)
     q_disk = np.sqrt(cos_i**2 * (1 - thickness**2) + thickness**2)
@@ -200,10 +212,14 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
         "size_term": size_term,
         "density_term": density_term,
         "inflow_term": inflow_term,
+        "nucleus_term": nucleus_term,
         "log_sigma1": log_sigma1,
         "bulge_fraction": bt,
         "hlr_disk": hlr_disk,
         "hlr_bulge": hlr_bulge,
+        "core_blueing": s.nucleus_contrast * (2 * ndtr(nuclear_youth) - 1),
+        # the nucleus as a whole is bluer or redder at random: the 2.4" block's colour is no clue to the youth
+        "nucleus_tint": rng.uniform(-s.nucleus_tint, s.nucleus_tint, m),
         "q_disk": q_disk,
         "q_bulge": rng.uniform(0.65, 1.0, m),
         "position_angle": rng.uniform(0, 180, m),
@@ -241,7 +257,8 @@ def floor_summary(truth: pd.DataFrame, settings: PopulationSettings) -> dict:
     """The part of oh_p50 no image can reveal (its RMSE and NMAD are a floor for any predictor),
     and the standard deviation of each term of the truth about the Tremonti MZR."""
     h = truth["hidden_scatter"].to_numpy()
-    terms = {t: float(truth[t].std()) for t in ("sfr_term", "size_term", "density_term", "inflow_term", "hidden_scatter")
+    terms = {t: float(truth[t].std()) for t in ("sfr_term", "size_term", "density_term", "inflow_term", "nucleus_term",
+                                                 "hidden_scatter")
              if t in truth}
     return {"oh_p50": {"hidden_scatter_sigma": settings.hidden_scatter, "floor_rmse": rmse(h),
                        "floor_nmad": nmad(h), "n": len(h), "term_std": terms,
@@ -276,6 +293,11 @@ def _mag_to_nmgy(mag: np.ndarray | float) -> np.ndarray:
     return 10 ** (-0.4 * (np.asarray(mag) - 22.5))
 
 
+NUCLEUS_HLR = (0.15, 0.8)  # arcsec: the nucleus's core (a point at SDSS's seeing) and the light around it
+YOUTH_COLOUR = np.array([1.0, 0.0, -0.3])  # g, r, i light of young stars per unit of g: r light is unchanged
+CENTRAL_RADIUS = 1.5  # arcsec: the fibre's radius, inside which the central g light is measured
+
+
 def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Bulge and disk fluxes (nMgy) in g, r, i; bulges 0.25 mag redder in g-r, 0.08 in r-i."""
     tot = _mag_to_nmgy(np.array([row.modelMag_g, row.modelMag_r, row.modelMag_i]))
@@ -285,6 +307,20 @@ def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     disk = (1 - bt) * tot[1] * disk_ratio
     bulge = bt * tot[1] * disk_ratio * red
     return bulge, disk
+
+
+def _young_nucleus(row, draw, galaxy_g: np.ndarray, disk: np.ndarray, beta) -> np.ndarray:
+    """g, r, i planes of the nucleus's young stars: g light moved into its core (core_blueing > 0) or
+    around it (< 0), plus a random tint of the whole nucleus taken from the disk. Zero net flux in
+    every band, no change in r, and nearly all of it inside the central 2.4": a 16 px pixel sums it away."""
+    import galsim
+
+    core, around = (draw(galsim.Gaussian(half_light_radius=h).shear(q=row.q_bulge, beta=beta)) for h in NUCLEUS_HLR)
+    n = galaxy_g.shape[0]
+    yy, xx = np.indices((n, n)) - (n - 1) / 2
+    central_g = galaxy_g[np.hypot(yy, xx) * NATIVE_SCALE < CENTRAL_RADIUS].sum()
+    g = central_g * (row.core_blueing * (core - around) + row.nucleus_tint * ((core + around) / 2 - disk))
+    return YOUTH_COLOUR[:, None, None] * g
 
 
 def native_grid_px(size: int, scale: float) -> int:
@@ -319,6 +355,7 @@ def render_planes(row: pd.Series, size: int, scale: float, seed: int, settings: 
     smooth = np.clip((1 - sf * arms - cf * clump) / (1 - sf - cf), 0.2, None)
     planes = np.stack([f_bulge[b] * bulge + f_disk[b] * ((1 - sf - cf) * smooth[b] * disk + sf * arms[b] * structure
                                                          + cf * clump[b] * clumps) for b in range(3)])
+    planes = np.clip(planes + _young_nucleus(row, draw, f_bulge[0] * bulge + f_disk[0] * disk, disk, beta), 0, None)
     planes += _neighbours(rng, n_nat, psf, gsp, settings)
     sky = np.asarray(settings.sky_sigma)[:, None, None]
     planes += np.asarray(settings.sky_offset)[:, None, None] + rng.normal(size=planes.shape) * sky
