@@ -129,8 +129,8 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     sfr_term = sfr_slope * d_ms
     # structure at fixed mass: compact galaxies are metal-richer (Ellison et al. 2008), and so are
     # galaxies with denser centres (metallicity tracks the potential and the stellar surface density:
-    # D'Eugenio et al. 2018, Barrera-Ballesteros et al. 2016). The two terms share the visible part
-    # of the Tremonti et al. scatter that the SFR term and the hidden scatter leave; terms below
+    # D'Eugenio et al. 2018, Barrera-Ballesteros et al. 2016). These two and the inflow and nuclear terms
+    # below share the visible part of the Tremonti et al. scatter that the SFR term and the hidden scatter leave
     size_residual = rng.normal(0, 1, m)  # ln R50 about the Shen relation, in units of its scatter
     structure_sigma = np.sqrt(np.clip(tremonti_scatter(log_mass) ** 2 - s.hidden_scatter**2
                                       - (sfr_slope * s.ms_scatter) ** 2, 0, None))
@@ -143,7 +143,7 @@ def _galaxies(rng: np.random.Generator, log_mass: np.ndarray, z: np.ndarray, s: 
     # the SDSS fibre (3" across) sees the nucleus, where gas driven inward by interactions and bars dilutes
     # the metals and lights young stars (Kewley et al. 2006, Ellison et al. 2008, Rupke et al. 2010): at
     # fixed mass, a nucleus whose core is bluer than its surroundings is metal-poorer. The young light
-    # moves within the central 2.4" (one 16 px pixel) and the galaxy keeps its colours, so only a
+    # moves within the central 2.4" (2x2 pixels at 16 px) and the galaxy keeps its colours, so only a
     # resolved image shows whether the young stars sit in the core or around it
     nuclear_youth = rng.normal(0, 1, m)
     nucleus_term = -np.sqrt(s.nucleus_share) * structure_sigma * nuclear_youth
@@ -312,7 +312,8 @@ def _band_fluxes(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _young_nucleus(row, draw, galaxy_g: np.ndarray, disk: np.ndarray, beta) -> np.ndarray:
     """g, r, i planes of the nucleus's young stars: g light moved into its core (core_blueing > 0) or
     around it (< 0), plus a random tint of the whole nucleus taken from the disk. Zero net flux in
-    every band, no change in r, and nearly all of it inside the central 2.4": a 16 px pixel sums it away."""
+    every band (bar clipping at zero), no change in r, and nearly all of it inside the central 2.4":
+    the 2x2 central pixels of a 16 px image, whose shared corner the galaxy sits on."""
     import galsim
 
     core, around = (draw(galsim.Gaussian(half_light_radius=h).shear(q=row.q_bulge, beta=beta)) for h in NUCLEUS_HLR)
