@@ -73,9 +73,10 @@ rule apply_inputs:
         "../envs/data.yaml"
     params:
         kind=lambda w: apply_kind(w.name),
-        images=apply_setting("images"),
+        images=apply_images,
         listing=apply_listing,
         cutouts=lambda w: f"results/applied/{w.name}/cutouts",
+        max_failed_fraction=config["cutouts"]["max_missing_fraction"],
     script:
         "../workflow/scripts/apply_inputs.py"
 
@@ -83,6 +84,7 @@ rule apply_inputs:
 rule apply_predict_shard:
     input:
         model=apply_setting("model"),
+        checked="results/applied/{name}/model.json",  # no shard starts on a model that failed its checks
         inputs="results/applied/{name}/inputs.csv",
     output:
         "results/applied/{name}/predictions/{shard}.csv",

@@ -9,13 +9,19 @@ from types import SimpleNamespace
 
 import yaml
 
-from galaxy_cnn.checks import config_problems, duplicate_key_problems, number_problems
+from galaxy_cnn.checks import (
+    apply_model_problems,
+    config_problems,
+    duplicate_key_problems,
+    number_problems,
+    target_problems,
+    user_path_problems,
+)
 from galaxy_cnn.columns import CATALOG_COLUMNS
 from galaxy_cnn.listing import image_folder_digest
 
-SCHEMA = yaml.safe_load(
-    open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
-)
+with open(workflow.source_path("../workflow/schemas/config.schema.yaml")) as f:
+    SCHEMA = yaml.safe_load(f)
 
 
 def settings(d):
@@ -95,6 +101,7 @@ def source_plan(cfg):
             cutout_settings=cutout_client_settings(cfg),
             truth=None,
             floor=None,
+            truth_label="SDSS (MPA-JHU)",
         )
     if name == "synthetic":
         syn = cfg["synthetic"]
@@ -115,11 +122,16 @@ def source_plan(cfg):
             cutout_settings=settings({"seed": syn["seed"], "render": syn["render"]}),
             truth="results/synthetic/truth.csv",
             floor="results/synthetic/floor.json",
+            truth_label="synthetic catalog",
         )
     local = cfg.get("local", {})
     for key in ("catalog", "images"):
         if key not in local:
             config_error(f"source is 'local' but local.{key} is not set")
+    for problem in user_path_problems(
+        {f"local.{k}": local[k] for k in ("catalog", "images")}
+    ):
+        config_error(problem)
     return SimpleNamespace(
         name=name,
         network=False,
@@ -134,14 +146,16 @@ def source_plan(cfg):
             }
         ),
         cutout_inputs={},
+        # normpath: a trailing / is the same folder, not a change that reruns the import
         cutout_settings=settings(
             {
-                "images": local["images"],
+                "images": os.path.normpath(local["images"]),
                 "listing": folder_digest(local["images"], "local.images"),
             }
         ),
         truth=None,
         floor=None,
+        truth_label="your catalog",
     )
 
 
@@ -149,6 +163,8 @@ for path in workflow.configfiles:  # before YAML's silent last-one-wins hides a 
     for problem in duplicate_key_problems(path):
         config_error(problem)
 for problem in number_problems(config, SCHEMA):  # before anything computes with them
+    config_error(problem)
+for problem in target_problems(list(config["targets"])):
     config_error(problem)
 SOURCE = source_plan(config)
 for problem in config_problems(config, SOURCE.columns):
@@ -191,6 +207,18 @@ wildcard_constraints:
 
 def model_files(ext):
     return [f"results/models/{t}-{s}px.{ext}" for t, s in MODELS]
+
+
+APPLY = config.get("apply", {})
+for problem in user_path_problems(
+    {
+        f"apply.{name}.{key}": entry[key]
+        for name, entry in APPLY.items()
+        for key in ("positions", "catalog")
+        if key in entry
+    }
+) + apply_model_problems({n: e["model"] for n, e in APPLY.items()}, model_files("pt")):
+    config_error(problem)
 
 
 def member_files(target, size):
@@ -244,6 +272,27 @@ def final_outputs():
     )
 
 
+# Folders whose files from an earlier configuration the run summary flags as stale.
+STALE_CHECKED = [
+    "results/models",
+    "results/predictions",
+    "results/figures",
+    "results/tables",
+    "results/applied",
+]
+
+
+def current_outputs():
+    """This config's outputs in STALE_CHECKED, as files or stems (every file of a model or an
+    apply run starts with one)."""
+    stems = [
+        f"results/{d}/{t}-{s}px" for d in ("models", "predictions") for t, s in MODELS
+    ]
+    return sorted(
+        stems + figure_files() + table_files() + [f"results/applied/{n}" for n in APPLY]
+    )
+
+
 def train_device_resources():
     return 1 if config["train"]["device"] != "cpu" else 0
 
@@ -264,6 +313,12 @@ def comparison_inputs(wildcards):
 
 def apply_setting(key, default=None):
     return lambda w: config["apply"][w.name].get(key, default)
+
+
+def apply_images(wildcards):
+    """The apply image folder, normalised: a trailing / is the same folder, not a change."""
+    folder = config["apply"][wildcards.name].get("images")
+    return os.path.normpath(folder) if folder else None
 
 
 def apply_kind(name):

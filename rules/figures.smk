@@ -58,6 +58,8 @@ rule figure_mzr:
         "logs/figures/mzr.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        truth=SOURCE.truth_label,
     script:
         "../workflow/scripts/figure_mzr.py"
 

@@ -74,5 +74,8 @@ rule run_summary:
         "logs/run_summary.log",
     conda:
         "../envs/figures.yaml"
+    params:
+        folders=STALE_CHECKED,
+        current=current_outputs(),
     script:
         "../workflow/scripts/run_summary.py"

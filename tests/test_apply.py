@@ -132,3 +132,47 @@ def test_a_query(sky, trained):
     assert any("q.objID >" in q for q in server.sql_log)
     ok = out["status"] == "ok"
     assert np.isfinite(out.loc[ok, "pred"]).all() and "r" in out.columns
+
+
+def test_an_outage_stops_apply_and_a_plain_rerun_retries(sky, trained):
+    server, rows = sky
+    work, cfg = trained
+    new = rows[60:70]
+    pd.DataFrame({"objID": [r["objID"] for r in new], "ra": [r["ra"] for r in new],
+                  "dec": [r["dec"] for r in new]}).to_csv(work / "outage.csv", index=False)
+    path = _config(work, cfg, "outage", {"positions": str(work / "outage.csv"), "shards": 1})
+    down = {r["objID"] for r in new}
+    server.always_fail.update(down)  # SkyServer answers 500 to these while it is down
+    try:
+        proc = run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/outage.csv", workdir=work,
+                             check=False)
+    finally:
+        server.always_fail.difference_update(down)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "10 of 10 cutouts failed to download" in text, text[-2000:]
+    assert "run the same command again" in text and "Traceback" not in text
+    run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/outage.csv", workdir=work)
+    out = pd.read_csv(work / "results" / "applied" / "outage.csv")
+    assert (out["status"] == "ok").all() and len(out) == 10
+
+
+def test_apply_with_no_prediction_at_all_fails(sky, trained, tmp_path):
+    server, rows = sky
+    work, cfg = trained
+    outside = rows[100:104]  # outside the footprint: no cutout, no prediction
+    pd.DataFrame({"objID": [r["objID"] for r in outside], "ra": [r["ra"] for r in outside],
+                  "dec": [r["dec"] for r in outside]}).to_csv(work / "outside.csv", index=False)
+    big = tmp_path / "big"
+    big.mkdir()
+    from galaxy_cnn.images import jpeg_of
+
+    for k in range(1, 4):  # 128 px images for a model of 64 px cutouts
+        (big / f"{k}.jpg").write_bytes(jpeg_of(np.full((128, 128, 3), 40 * k, np.uint8)))
+    for name, entry, why in [("outside", {"positions": str(work / "outside.csv")}, "4 outside_footprint"),
+                             ("big", {"images": str(big)}, "image is 128x128 px, expected 64x64")]:
+        path = _config(work, cfg, name, entry | {"shards": 1})
+        proc = run_snakemake("--configfile", str(path), "--cores", "2", f"results/applied/{name}.csv", workdir=work,
+                             check=False)
+        text = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "no prediction for any of the" in text and why in text, text[-2000:]
+        assert "Traceback" not in text and not (work / "results" / "applied" / f"{name}.csv").exists()

@@ -81,8 +81,8 @@ def test_too_many_blank_targets_stop_the_catalog_stage(tmp_path):
         _catalog(tmp_path, "objID,oh_p50\n" + "".join(f"{i},{'' if i < 4 else 8.9}\n" for i in range(1, 11)))
 
 
-def test_duplicate_objids_keep_one_row_and_are_listed(tmp_path):
-    cat, meta, rejected = _catalog(tmp_path, "objID,oh_p50\n123,8.9\n0123,8.5\n7,8.7\n")
+def test_duplicate_objids_that_agree_keep_one_row_and_are_listed(tmp_path):
+    cat, meta, rejected = _catalog(tmp_path, "objID,oh_p50\n123,8.9\n0123,8.90\n7,8.7\n")
     assert sorted(cat["objID"]) == [7, 123] and cat.set_index("objID").loc[123, "oh_p50"] == 8.9
     assert meta["duplicate_objID_dropped"] == 1 and "duplicate" in rejected["reason"].iloc[0]
 
@@ -382,21 +382,28 @@ def test_a_run_with_a_few_bad_rows_and_images_accounts_for_every_galaxy(local_da
     assert summary["excluded before the split"] == "4"
 
 
-def test_applying_a_crafted_model_file_fails_without_running_its_code(tmp_path):
+def test_applying_a_crafted_or_broken_model_file_fails_in_one_line_without_running_its_code(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"format": MODEL_FORMAT, "state_dict": {}, "meta": {"x": _Payload(str(marker))}},
                tmp_path / "evil.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    save_model([GalaxyRegressor()], str(tmp_path / "nan.pt"), {"target": "oh_p50", "size": 4,
+                                                                "cutouts": {"size": 16, "scale": 2.368}}, float("nan"))
     images = tmp_path / "new"
     images.mkdir()
     (images / "5.jpg").write_bytes(jpeg_of(np.zeros((16, 16, 3), np.uint8)))
-    cfg = yaml.safe_load(TINY.read_text()) | {"apply": {"evil": {"model": str(tmp_path / "evil.pt"),
-                                                                  "images": str(images)}}}
+    names = ("evil", "text", "nan")
+    cfg = yaml.safe_load(TINY.read_text()) | {"apply": {n: {"model": str(tmp_path / f"{n}.pt"), "images": str(images)}
+                                                        for n in names}}
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    proc = run_snakemake("--configfile", str(tmp_path / "cfg.yaml"), "--cores", "1", "results/applied/evil.csv",
-                         workdir=tmp_path, check=False)
+    proc = run_snakemake("--configfile", str(tmp_path / "cfg.yaml"), "--cores", "1", "--keep-going",
+                         *(f"results/applied/{n}.csv" for n in names), workdir=tmp_path, check=False)
     text = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "not a galaxy_cnn model file" in text
-    assert not marker.exists() and not (tmp_path / "results" / "applied" / "evil.csv").exists()
+    assert proc.returncode != 0 and "Traceback" not in text, text[-3000:]
+    assert f"galaxy_cnn: {tmp_path / 'evil.pt'} is not a galaxy_cnn model file" in text
+    assert f"galaxy_cnn: {tmp_path / 'text.pt'} is not a galaxy_cnn model file (not a PyTorch archive)" in text
+    assert f"galaxy_cnn: {tmp_path / 'nan.pt'}: its sigma_scale is nan" in text
+    assert not marker.exists() and not list((tmp_path / "results" / "applied").glob("*.csv"))
 
 
 @pytest.mark.parametrize(("text", "named"), [("train:\n  epochs: 1.0", "train.epochs is 1.0: give an integer"),
@@ -474,3 +481,14 @@ def test_positions_with_a_column_the_results_use_are_refused(tmp_path):
     with pytest.raises(InputError, match=r"column\(s\) \['pred'\].*rename"):
         write_targets("positions", str(tmp_path / "pos.csv"), {}, str(tmp_path / "t.csv"), str(tmp_path / "r.csv"))
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_duplicate_objids_that_disagree_on_a_target_are_refused_or_listed(tmp_path):
+    text = "objID,oh_p50\n123,8.9\n0123,8.5\n7,8.7\n7,8.7\n" + "".join(f"{i},8.8\n" for i in range(10, 40))
+    with pytest.raises(CatalogError, match=r"objID 123 is given in rows 1, 2 with different oh_p50 \(8.9, 8.5\)"):
+        _catalog(tmp_path, text)
+    cat, meta, rejected = _catalog(tmp_path, text, on_bad_value="exclude")
+    assert 123 not in set(cat["objID"]) and 7 in set(cat["objID"]) and len(cat) == 31
+    assert meta["duplicate_objID_dropped"] == 2 and meta["rejected"] == 1
+    listed = rejected[~rejected["reason"].str.startswith("duplicate objID")]
+    assert listed["objID"].tolist() == ["123"] and "different oh_p50" in listed["reason"].iloc[0]

@@ -152,8 +152,13 @@ def fetch_cutouts_shard(targets_csv: str, model_json: str, shard: int, n_shards:
 
 
 def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv: str | None = None,
-                rejected_csv: str | None = None, shard_csvs: list[str] = (), cutout_folder: str | None = None) -> dict:
-    """results/applied/{name}/inputs.csv: input, objID, status, reason, image (+ carried columns)."""
+                rejected_csv: str | None = None, shard_csvs: list[str] = (), cutout_folder: str | None = None,
+                max_failed_fraction: float = 0.0) -> dict:
+    """results/applied/{name}/inputs.csv: input, objID, status, reason, image (+ carried columns).
+
+    Downloads that failed for more than `max_failed_fraction` of the targets stop here, and a plain
+    rerun retries them (the shards holding them are deleted; verified cutouts are kept).
+    """
     if kind == "images":
         if not folder or not Path(folder).is_dir():
             raise InputError(f"apply images: folder {folder} does not exist")
@@ -175,7 +180,9 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
         # under this backend as float64)
         targets = pd.read_csv(targets_csv, dtype={"objID": "Int64"}, dtype_backend="numpy_nullable")
         targets["objID"] = targets["objID"].astype("int64")
-        manifest = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs], ignore_index=True)
+        shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
+        stop_on_failed_downloads(shards, len(targets), max_failed_fraction)
+        manifest = pd.concat(shards.values(), ignore_index=True)
         table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
         if table["status"].isna().any():
             raise RuntimeError(f"{int(table['status'].isna().sum())} targets have no cutout manifest row")
@@ -191,6 +198,25 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
     table["objID"] = table["objID"].astype("Int64")
     files.write_csv(table, out_csv)
     return table["status"].value_counts().to_dict()
+
+
+def stop_on_failed_downloads(shards: dict[str, pd.DataFrame], n_targets: int, max_fraction: float) -> None:
+    """A failed download is no final answer (the server may be back): past `max_fraction` of the
+    targets the run stops and a plain rerun retries them; fewer are reported and the run goes on."""
+    from .cutouts import failed_rows, forget_failed_shards
+    from .errors import Incomplete
+
+    paths, failed = failed_rows(shards, ("failed",))
+    if not len(failed):
+        return
+    example = f"objID {failed['objID'].iloc[0]}: {failed['error'].fillna('').iloc[0]}"
+    if len(failed) / max(n_targets, 1) > max_fraction:
+        forget_failed_shards(paths)
+        raise Incomplete(f"{len(failed)} of {n_targets} cutouts failed to download (e.g. {example}), more than "
+                         f"cutouts.max_missing_fraction={max_fraction}. The cutouts made so far are kept: run the "
+                         "same command again to retry the failed downloads (only those are fetched)")
+    log.warning("%d cutouts failed to download; their rows say 'failed' (e.g. %s). `snakemake --forcerun "
+                "apply_cutouts_shard` retries them", len(failed), example)
 
 
 def read_inputs(path: str, chunksize: int | None = None):
@@ -239,8 +265,9 @@ def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, o
                     images.append(read_local_image(Path(row.image), full))
                     kept.append(int(row.objID))
                 except (ImageError, OSError) as err:
+                    hint = " (the size of the model's cutouts)" if f"expected {full}x{full}" in str(err) else ""
                     failed.append({"objID": int(row.objID), "status": "failed",
-                                   "reason": f"{Path(row.image).name}: {err}"})
+                                   "reason": f"{Path(row.image).name}: {err}{hint}"})
             parts = [pd.DataFrame(failed, columns=columns)] if failed else []
             if kept:
                 pred = predict_tta(model, downsample(np.stack(images), size), batch_size, views, dev, progress=False)
@@ -284,6 +311,8 @@ def merge_results(inputs_csv: str, shard_csvs: list[str], model_json: str, out_c
         if numeric:
             truth = cat[["objID", info["target"]]].rename(columns={info["target"]: "true"})
             table = table.merge(truth.astype({"objID": "Int64"}), on="objID", how="left")
+    if not (table["status"] == "ok").any():
+        raise InputError(no_prediction_message(table, inputs_csv))
     front = ["objID", "input", "status", "reason", "pred", "pred_std"] + (["true"] if "true" in table else [])
     table = table[front + [c for c in table.columns if c not in front]]
     table = table.sort_values(["objID", "input"], na_position="last").reset_index(drop=True)
@@ -293,6 +322,17 @@ def merge_results(inputs_csv: str, shard_csvs: list[str], model_json: str, out_c
                "model": info, "tta_views": views, "provenance": provenance.collect()}
     files.write_json(summary, out_json)
     return summary
+
+
+def no_prediction_message(table: pd.DataFrame, inputs_csv: str) -> str:
+    """Why an apply run gave no prediction at all: its inputs' statuses and the commonest reason."""
+    counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
+    reasons = table["reason"].fillna("").astype(str).str.replace(r"^\S+: ", "", regex=True)
+    top = reasons[reasons != ""].value_counts()
+    why = f"; the commonest reason ({top.iloc[0]} of them): {top.index[0]}" if len(top) else ""
+    where = Path(inputs_csv).parent
+    return (f"no prediction for any of the {len(table)} inputs ({counts}){why}. Each input's status is in "
+            f"{where}/inputs.csv and {where}/predictions/")
 
 
 def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:

@@ -44,13 +44,16 @@ def long_integers(column: pd.Series) -> bool:
 
 
 def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple[str, ...] = (),
-                  on_bad_value: str = "stop", name: str = "catalog") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+                  on_bad_value: str = "stop", name: str = "catalog",
+                  conflicts: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Validate a catalog; return (kept rows, report, rejected rows with their reasons).
 
     objIDs must be exact positive 64-bit integers (never rounded), ra/dec valid when
     `require_coords`, the `numeric` columns numbers or blank: another value stops with an error
     naming the column, row and value, or with `on_bad_value='exclude'` rejects the row. -9999 (SDSS's
-    missing value) becomes NaN. Duplicate objIDs keep the first row (lowest specObjID if present).
+    missing value) becomes NaN. Duplicate objIDs keep the first row (lowest specObjID if present),
+    unless their rows disagree on a `conflicts` column: then no row is kept (or, with `on_bad_value`
+    'stop', the run stops naming them), since no rule says which value is the galaxy's.
     `row` in the rejected table counts data rows from 1 (line row + 1 of a CSV file).
     """
     raw = raw.reset_index(drop=True)
@@ -96,13 +99,42 @@ def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple
     dup = df["objID"].duplicated(keep="first")  # one photometric object, several spectra (or rows)
     duplicates = pd.DataFrame({"row": df.loc[dup, "_row"], "objID": df.loc[dup, "objID"].astype("string"),
                                "reason": "duplicate objID (the first row is kept)"}, columns=REJECTED_COLUMNS)
+    conflicting = _conflicting(df, conflicts, name, on_bad_value)
+    if len(conflicting):
+        rejected = pd.concat([rejected, conflicting], ignore_index=True)
+        lost = df["objID"].isin(conflicting["objID"].astype("int64")) & ~dup
+        duplicates.loc[duplicates["objID"].isin(conflicting["objID"]), "reason"] = (
+            "duplicate objID (rows disagree; the objID is left out)")
+        df = df[~lost]
+        dup = dup[~lost]
     df = df[~dup].drop(columns=["_spec", "_row"], errors="ignore").reset_index(drop=True)
     counts = rejected["reason"].value_counts().to_dict()
-    report = {"rows_in": len(raw), "rows_out": len(df), "rejected": int(bad.sum()), "rejected_by_reason": counts,
+    report = {"rows_in": len(raw), "rows_out": len(df), "rejected": len(rejected), "rejected_by_reason": counts,
               "rejected_bad_objID": int(sum(r.startswith("objID") for r in problems)),
               "rejected_bad_coordinates": int(counts.get("ra/dec missing or out of range", 0)),
               "duplicate_objID_dropped": int(dup.sum())}
     return df, report, pd.concat([rejected, duplicates], ignore_index=True).sort_values("row")
+
+
+def _conflicting(df: pd.DataFrame, columns: tuple[str, ...], name: str, on_bad_value: str) -> pd.DataFrame:
+    """One rejected row per objID whose rows disagree on one of `columns` (its first row)."""
+    many = df[df["objID"].duplicated(keep=False)]
+    rows = []
+    for obj_id, group in many.groupby("objID", sort=False):
+        col = next((c for c in columns if group[c].nunique(dropna=False) > 1), None)
+        if col is None:
+            continue
+        values = ", ".join("blank" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v) for v in group[col])
+        lines = ", ".join(str(r) for r in group["_row"])
+        rows.append({"row": int(group["_row"].iloc[0]), "objID": str(obj_id),
+                     "reason": f"objID given in rows {lines} with different {col} ({values})"})
+    if rows and on_bad_value != "exclude":
+        first = rows[0]
+        raise CatalogError(f"{name}: objID {first['objID']} is given in rows "
+                           f"{first['reason'].removeprefix('objID given in rows ')} ({len(rows)} such objIDs). Fix "
+                           "the file, or set local.on_bad_value: exclude to leave them out (they are counted and "
+                           "listed)")
+    return pd.DataFrame(rows, columns=REJECTED_COLUMNS).astype({"objID": "string"})
 
 
 def write_catalog(df: pd.DataFrame, report: dict, rejected: pd.DataFrame, outputs: dict, meta: dict) -> dict:

@@ -9,6 +9,8 @@ import math
 import os
 
 SDSS_CUTOUT_SIZES = (64, 2048)  # getjpeg silently clips width and height to this range
+OUTPUT_FOLDERS = ("results", "logs", ".snakemake")  # what the workflow writes, in its working directory
+NOT_TARGETS = ("objID", "specObjID", "ra", "dec", "split")  # identifiers, positions, the split's own column
 
 
 def train_problems(train: dict) -> list[str]:
@@ -146,3 +148,43 @@ def duplicate_key_problems(path: str) -> list[str]:
     except yaml.YAMLError:
         return []
     return [message for _, message in sorted(problems)]
+
+
+def _inside(path: str, folder: str) -> bool:
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return real == root or real.startswith(root + os.sep)
+
+
+def user_path_problems(paths: dict[str, str], workdir: str = ".") -> list[str]:
+    """The user's files (`paths`, by config key) inside a folder the workflow writes: a run would
+    write over them, or read its own outputs as the user's input."""
+    problems = []
+    for key, path in paths.items():
+        for folder in OUTPUT_FOLDERS:
+            if _inside(os.path.join(workdir, path), os.path.join(workdir, folder)):
+                problems.append(f"{key}: {path} is inside {folder}/, where the workflow writes its own files; "
+                                f"move it elsewhere (for example data/) and set {key} to the new path")
+    return problems
+
+
+def apply_model_problems(models: dict[str, str], made: list[str], workdir: str = ".") -> list[str]:
+    """An apply model inside results/ must be one this config makes (and Snakemake keeps up to date):
+    any other file there is left from an earlier configuration, or names a model no config trains."""
+    problems = []
+    made_real = {os.path.realpath(os.path.join(workdir, m)) for m in made}
+    for name, path in models.items():
+        key = f"apply.{name}.model"
+        if _inside(os.path.join(workdir, path), os.path.join(workdir, "results")):
+            if os.path.realpath(os.path.join(workdir, path)) not in made_real:
+                trains = ", ".join(made) or "none"
+                problems.append(f"{key}: {path} is not a model this config trains (it trains {trains}); a file "
+                                "there is left from an earlier run with another config. Copy a model you mean to "
+                                f"keep out of results/ (for example to models/) and set {key} to that path")
+        elif not os.path.isfile(os.path.join(workdir, path)):
+            problems.append(f"{key}: {path} is not a file")
+    return problems
+
+
+def target_problems(targets: list[str]) -> list[str]:
+    return [f"targets.{t}: {t} is an identifier, position or the split's column, not a quantity to predict"
+            for t in targets if t in NOT_TARGETS]

@@ -88,7 +88,8 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
     if stale:
         log.info("cutouts: removed %d half-written files left by killed runs", stale)
     catalog = read_catalog(catalog_csv)
-    manifest = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs], ignore_index=True)
+    shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
+    manifest = pd.concat(shards.values(), ignore_index=True)
     if manifest["objID"].duplicated().any():
         raise RuntimeError("a galaxy appears in two cutout shards")
     missing_rows = set(catalog["objID"]) - set(manifest["objID"])
@@ -117,5 +118,52 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
     log.info("cutouts: %s", {k: summary[k] for k in ("galaxies", "by_status", "excluded_so_far")})
     summary["excluded_by_reason"] = pd.concat([rejected["reason"], "no cutout (" + no_cutout["status"] + ")"],
                                               ignore_index=True).value_counts().to_dict()
+    retried = RETRIED_STATUSES.get(source, ())
+    if retried:
+        stop_or_warn_on_failed(shards, retried, summary, out_excluded)
     files.write_json(summary, out_json)
     return summary
+
+
+# Statuses a rerun may turn into `ok` (a download that failed; the server may be back), by source.
+# outside_footprint is final; a local source's failures are the user's files, whose change reruns
+# the import anyway (the folder digest).
+RETRIED_STATUSES = {"sdss": ("failed",)}
+
+
+def failed_rows(shards: dict[str, pd.DataFrame], retried: tuple[str, ...]) -> tuple[list[str], pd.DataFrame]:
+    """(shard manifests holding a row with a `retried` status, those rows)."""
+    bad = {p: m[m["status"].isin(retried)] for p, m in shards.items()}
+    rows = pd.concat(bad.values(), ignore_index=True) if bad else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    return [p for p, b in bad.items() if len(b)], rows
+
+
+def forget_failed_shards(paths: list[str]) -> None:
+    """Delete shard manifests with failed rows, so that a plain rerun remakes those shards (the
+    verified cutouts are kept and not fetched again; only the failed ones are asked for)."""
+    for p in paths:
+        Path(p).unlink(missing_ok=True)
+
+
+def stop_or_warn_on_failed(shards: dict[str, pd.DataFrame], retried: tuple[str, ...], summary: dict,
+                           listing: str) -> None:
+    """Failed downloads past `max_missing_fraction` stop the run, and a plain rerun retries them;
+    fewer are left out (listed) and the run goes on."""
+    from .errors import Incomplete
+
+    paths, rows = failed_rows(shards, retried)
+    if not len(rows):
+        return
+    example = f"objID {rows['objID'].iloc[0]}: {rows['error'].fillna('').iloc[0] or rows['status'].iloc[0]}"
+    lost, n_read = sum(summary["excluded_by_reason"].values()), summary["galaxies_read"]
+    limit = summary["max_missing_fraction"]
+    if n_read and lost / n_read > limit:
+        forget_failed_shards(paths)
+        raise Incomplete(
+            f"{len(rows)} of {summary['galaxies']} cutouts failed to download (e.g. {example}); with them "
+            f"{lost} of {n_read} galaxies read ({lost / n_read:.1%}) are excluded, more than "
+            f"cutouts.max_missing_fraction={limit}. The cutouts made so far are kept: run the same command "
+            "again to retry the failed downloads (only those are fetched)")
+    log.warning("%d cutouts failed to download and are left out (listed in %s; e.g. %s). "
+                "`snakemake --forcerun cutouts_shard` retries them, and then reruns every later stage",
+                len(rows), listing, example)

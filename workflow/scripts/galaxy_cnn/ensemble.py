@@ -50,6 +50,9 @@ def make_ensemble(member_paths: list[str], packed: str, index_csv: str, catalog_
     else:
         scale = 1.0
         calibration |= {"sigma_scale": 1.0, "note": "fewer than 10 validation galaxies: sigma not calibrated"}
+    if not (np.isfinite(scale) and scale > 0):  # a model with it would be refused when loaded
+        calibration |= {"sigma_scale": 1.0, "note": f"calibration gave {scale}: sigma not calibrated"}
+        scale = 1.0
     log.info("calibration on the validation split: %s", calibration)
     meta = {"target": first["target"], "size": first["size"], "cutouts": first["cutouts"],
             "seeds": [m["train"]["seed"] for m in metas], "train": first["train"] | {"seed": None},

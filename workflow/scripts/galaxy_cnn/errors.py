@@ -15,3 +15,8 @@ class CatalogError(InputError):
 
 class TooManyExcluded(InputError):
     """More galaxies excluded than `cutouts.max_missing_fraction` allows."""
+
+
+class Incomplete(InputError):
+    """Work a plain rerun can finish (downloads that failed while the server was down): the
+    message says what the rerun will do."""

@@ -73,7 +73,9 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
         base = m[f"baseline_{key}"].iloc[0]
         ax.annotate("", xy=(right * 1.6, base), xytext=(right * 2.8, base),
                     arrowprops={"arrowstyle": "->", "color": c, "lw": 2})
-        ax.text(right * 2.9, base, f"mean\n{name}", color=c, va="center", fontsize=9)
+        # named in the legend, not beside the arrow: the two arrows are often a hair apart
+        ax.plot([], [], marker=r"$\leftarrow$", ms=12, ls="none", color=c,
+                label=f"predicting the mean: {name} {base:.3f}")
         if published is not None:
             ax.plot(published["size"], published[key], marker="s", mfc="none", ls=":", color=c,
                     label=f"Wu & Boada (2019) {name}")
@@ -87,7 +89,7 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes)
     ax.set_xticklabels([str(s) for s in sizes])
-    ax.set_xlim(min(sizes) / 1.5, right * 7)
+    ax.set_xlim(min(sizes) / 1.5, right * 3.5)
     ax.set_xlabel("image size [px]")
     ax.set_ylabel(f"scatter of {target} residuals [dex]")
     lo, hi = ax.get_ylim()
@@ -97,9 +99,11 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     style.save(fig, out)
 
 
-def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: int = 200) -> dict:
+def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: int = 200,
+                     truth: str = "SDSS (MPA-JHU)") -> dict:
     """Fig. 6: the MZR with Z_true and Z_pred against the true stellar mass, the Tremonti curve,
-    and the scatter ratio NMAD(CNN)/NMAD(SDSS) with the paper's binning and a bootstrap error."""
+    and the scatter ratio NMAD(CNN)/NMAD(truth) with the paper's binning and a bootstrap error.
+    `truth` names where Z_true comes from (the source's catalog)."""
     from .metrics import bootstrap_scatter_ratio, mzr_scatter_ratio
 
     df = pd.read_csv(pred_csv).merge(pd.read_csv(catalog_csv, usecols=["objID", "lgm_tot_p50"]), on="objID")
@@ -112,7 +116,7 @@ def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: in
     axes = [fig.add_subplot(gs[1, 0]), None]
     axes[1] = fig.add_subplot(gs[1, 1], sharex=axes[0], sharey=axes[0])
     x = np.linspace(*TREMONTI_RANGE, 100)
-    for ax, col, name in ((axes[0], "true", "SDSS (MPA-JHU)"), (axes[1], "pred", "CNN")):
+    for ax, col, name in ((axes[0], "true", truth), (axes[1], "pred", "CNN")):
         ax.hexbin(df["lgm_tot_p50"], df[col], gridsize=40, mincnt=1, cmap=style.CMAP, bins="log")
         ax.plot(x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)")
         resid = df[col] - tremonti_mzr(df["lgm_tot_p50"])
@@ -127,7 +131,7 @@ def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: in
     top.axhline(ratio, color=style.COLORS["cnn"], ls="--", lw=1,
                 label=f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); paper 0.821 $\\pm$ 0.077")
     top.axhline(1, color=style.COLORS["line"], lw=0.8)
-    top.set_ylabel("NMAD ratio\nCNN / SDSS")
+    top.set_ylabel("NMAD ratio\nCNN / true")
     top.set_xlim(*axes[0].get_xlim())
     top.tick_params(labelbottom=False)
     top.legend(loc="upper left", frameon=False, fontsize=8)
@@ -235,10 +239,13 @@ def uncertainty_calibration(pred_csv: str, catalog_csv: str, out: list[str], lab
     ax = axes[0]
     ax.plot(levels, covered, color=style.COLORS["cnn"], label="CNN")
     ax.plot([0, 1], [0, 1], color=style.COLORS["line"], ls="--", lw=1, label="calibrated")
+    inside = []
     for p, name in ((0.6827, r"1$\sigma$"), (0.9545, r"2$\sigma$")):
-        ax.plot(p, (np.abs(z) < norm.ppf(0.5 + p / 2)).mean(), "o", color=style.COLORS["nmad"])
-        ax.annotate(f"{name}: {(np.abs(z) < norm.ppf(0.5 + p / 2)).mean():.3f}", (p, p), xytext=(-70, 12),
-                    textcoords="offset points", fontsize=9)
+        got = (np.abs(z) < norm.ppf(0.5 + p / 2)).mean()
+        ax.plot(p, got, "o", color=style.COLORS["nmad"])
+        inside.append(f"{name} ({p:.3f}): {got:.3f}")
+    # in a corner of the axes, never at the points: the 2 sigma point sits at the top edge
+    ax.text(0.97, 0.04, "inside\n" + "\n".join(inside), transform=ax.transAxes, ha="right", va="bottom", fontsize=9)
     ax.set(xlabel="nominal coverage", ylabel="fraction of test galaxies inside", xlim=(0, 1), ylim=(0, 1))
     ax.legend(frameon=False, loc="upper left")
     ax = axes[1]

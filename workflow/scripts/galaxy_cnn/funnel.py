@@ -3,7 +3,8 @@
 Every galaxy read from the source that does not reach training (a rejected catalog row, a missing
 or failed cutout, an undecodable file) counts toward `cutouts.max_missing_fraction`; past it the
 run stops, naming the count, the main reasons and the file that lists every excluded row.
-Duplicate objIDs are not lost galaxies (the first row is kept) and do not count.
+Duplicate objIDs are not lost galaxies (the first row is kept) and do not count, unless their rows
+disagree on a target (a local catalog): then the galaxy is lost, listed and counted once.
 """
 
 from __future__ import annotations

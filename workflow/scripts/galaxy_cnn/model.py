@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,20 +137,50 @@ def load_imagenet_body(model: GalaxyRegressor, weights_path: str | None) -> None
             "resnet34-b627a593.pth on a machine with internet and give its local path, "
             "or set train.pretrained to null to train from scratch."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    what = f"train.pretrained: {path} is not a torchvision ResNet-34 weights file"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any file torch cannot read as plain tensors is refused
+        raise InputError(f"{what} (refused to load it: {_first_line(err)})") from None
+    if not isinstance(state, dict):
+        raise InputError(f"{what} (it holds a {type(state).__name__}, not a state dict)")
     net = resnet34(weights=None)
-    missing, unexpected = net.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise InputError(f"{what} ({_first_line(err)})") from None
     if [k for k in missing if not k.startswith("fc.")] or unexpected:
-        raise ValueError(f"train.pretrained: {path} is not a torchvision ResNet-34 state dict")
+        raise InputError(f"{what} (its tensors have other names)")
+    bad = non_finite(state)
+    if bad:
+        raise InputError(f"train.pretrained: {path} has NaN or infinite weights ({bad})")
     model.body.load_state_dict(nn.Sequential(*list(net.children())[:-2]).state_dict())
 
 
-def build_model(train_y: torch.Tensor, pretrained: str | None, device: torch.device) -> GalaxyRegressor:
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def non_finite(state: dict) -> str:
+    """The first floating tensor of a state dict with a NaN or infinite value ('' if none)."""
+    for key, value in state.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return key
+    return ""
+
+
+def build_model(train_y: torch.Tensor, pretrained: str | None, device: torch.device,
+                channels_last: bool | None = None) -> GalaxyRegressor:
     """The model both engines train: targets standardised by the training set, optional ImageNet body."""
+    from .device import mixed_precision_default
+
     model = GalaxyRegressor(float(train_y.float().mean()), float(train_y.float().std()))
     load_imagenet_body(model, pretrained)
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    if mixed_precision_default(device, channels_last):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 MODEL_FORMAT = "galaxy_cnn.model/2"
@@ -168,36 +200,61 @@ def save_model(members: list[GalaxyRegressor], path: str, meta: dict, sigma_scal
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[Ensemble, dict]:
-    """Load a model saved by `save_model`; never runs code stored in the file (weights_only)."""
-    import pickle
-
+    """Load a model saved by `save_model`, checked before use; never runs code stored in the file
+    (weights_only). Any problem is a one-line ModelFileError naming the file."""
+    if not Path(path).is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):  # what torch.save writes
+        raise ModelFileError(f"{path} is not a galaxy_cnn model file (not a PyTorch archive)")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"{path} is not a galaxy_cnn model file (refused to load it: {first})") from err
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - whatever torch cannot read as plain data is no model of ours
+        raise ModelFileError(f"{path} is not a galaxy_cnn model file (refused to load it: {_first_line(err)})") from None
     if not (isinstance(ckpt, dict) and ckpt.get("format") == MODEL_FORMAT and isinstance(ckpt.get("meta"), dict)
-            and isinstance(ckpt.get("members"), list) and ckpt["members"]
-            and isinstance(ckpt.get("sigma_scale"), float)):
+            and isinstance(ckpt.get("members"), list) and ckpt["members"]):
         found = ckpt.get("format") if isinstance(ckpt, dict) else None
-        if isinstance(found, str) and found.startswith("galaxy_cnn.model/"):
+        if isinstance(found, str) and found.startswith("galaxy_cnn.model/") and found != MODEL_FORMAT:
             raise ModelFileError(f"{path} was saved by another version of this workflow ({found}, this one reads "
                                  f"{MODEL_FORMAT}); retrain it, e.g. snakemake --forcerun train")
         raise ModelFileError(f"{path} is not a galaxy_cnn model file (expected format {MODEL_FORMAT})")
-    meta = ckpt["meta"]
-    if not isinstance(meta.get("target"), str) or not isinstance(meta.get("size"), int) or meta["size"] < 1:
-        raise ModelFileError(f"{path}: its metadata lacks a valid target and size")
+    meta, sigma_scale = ckpt["meta"], ckpt.get("sigma_scale")
+    problem = meta_problem(meta)
+    if problem:
+        raise ModelFileError(f"{path}: {problem}")
+    if not (isinstance(sigma_scale, float) and math.isfinite(sigma_scale) and sigma_scale > 0):
+        raise ModelFileError(f"{path}: its sigma_scale is {sigma_scale!r}, not a finite positive number")
     members = []
-    for state in ckpt["members"]:
+    for k, state in enumerate(ckpt["members"]):
         member = GalaxyRegressor()
         try:
             member.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as err:
-            raise ModelFileError(f"{path}: its weights do not fit this workflow's ResNet-34 ({err})") from err
+        except (RuntimeError, TypeError, AttributeError, ValueError) as err:
+            raise ModelFileError(f"{path}: its weights do not fit this workflow's ResNet-34 "
+                                 f"({_first_line(err)})") from None
+        bad = non_finite(state)
+        if bad:
+            raise ModelFileError(f"{path}: member {k} has NaN or infinite weights ({bad})")
         members.append(member)
-    return Ensemble(members, ckpt["sigma_scale"]).to(device).eval(), meta
+    return Ensemble(members, sigma_scale).to(device).eval(), meta
+
+
+def meta_problem(meta: dict) -> str:
+    """What makes a model's metadata unusable: target, size, and the cutouts it was trained on."""
+    target, size, cutouts = meta.get("target"), meta.get("size"), meta.get("cutouts")
+    if not isinstance(target, str) or not target.isidentifier():
+        return f"its metadata lacks a valid target and size (target {target!r})"
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        return f"its metadata lacks a valid target and size (size {size!r})"
+    if cutouts is None:
+        return ""
+    full, scale = (cutouts.get("size"), cutouts.get("scale")) if isinstance(cutouts, dict) else (None, None)
+    if not isinstance(full, int) or isinstance(full, bool) or full < 1:
+        return f"its cutout size {full!r} is not a positive integer"
+    if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
+        return f"its cutout scale {scale!r} is not a finite positive number (arcsec/px)"
+    if full % size:
+        return f"its image size {size} px does not divide its cutout size {full} px"
+    return ""
 
 
 def float_batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:

@@ -82,8 +82,9 @@ def paper_comparison(metrics_csv: str, baselines_csv: str, z_pred_csv: str, cata
             add("MZR scatter ratio, bootstrap error", size, "error", values[1], paper.SCATTER_RATIO[1], values[2])
             continue
         desc, prmse, pnmad = paper.HEADLINE[key]
-        add(desc, size, "RMSE", values[0], prmse, values[2])
-        add(desc, size, "NMAD", values[1], pnmad, values[2])
+        at = model_size(mass_pred_csv) if key in ("mass_cnn", "z_from_mass") else size  # the mass model's own
+        add(desc, at, "RMSE", values[0], prmse, values[2])
+        add(desc, at, "NMAD", values[1], pnmad, values[2])
     table = pd.DataFrame(rows)
     table["size"] = table["size"].astype("Int64")
     table["n"] = table["n"].astype("Int64")
@@ -91,6 +92,13 @@ def paper_comparison(metrics_csv: str, baselines_csv: str, z_pred_csv: str, cata
     with files.atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(table))
     return table
+
+
+def model_size(pred_csv: str) -> int:
+    """The image size of the model that made a predictions file (its JSON sidecar says)."""
+    from pathlib import Path
+
+    return int(files.read_json(Path(pred_csv).with_suffix(".json"))["size"])
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -114,10 +122,35 @@ def _settings(d: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in d.items())
 
 
+def stale_outputs(folders: list[str], current: list[str]) -> list[str]:
+    """Files in the output `folders` that this configuration does not make: left by a run with
+    another one. `current` holds this config's outputs, or their stems (a model's `.pt`, `.json` and
+    seed folder share `results/models/{target}-{size}px`)."""
+    import os
+
+    stems = {os.path.normpath(c) for c in current}
+
+    def is_current(path: str) -> bool:
+        while path not in ("", "."):
+            if path in stems or path.split(".", 1)[0] in stems:
+                return True
+            path = os.path.dirname(path)
+        return False
+
+    stale = []
+    for folder in folders:
+        for root, _, names in os.walk(folder):
+            stale += [os.path.join(root, n) for n in names if not n.startswith(".")
+                      and not is_current(os.path.normpath(os.path.join(root, n)))]
+    return sorted(stale)
+
+
 def run_summary(catalog_json: str, manifest_json: str, pack_json: str, split_json: str, model_jsons: list[str],
-                prediction_jsons: list[str], metrics_csv: str, out_csv: str) -> pd.DataFrame:
+                prediction_jsons: list[str], metrics_csv: str, out_csv: str,
+                stale: list[str] = ()) -> pd.DataFrame:
     """What every output was made with and how many galaxies each stage kept, from the outputs'
-    own metadata (never from the current config), with each stage's code revision and versions."""
+    own metadata (never from the current config), with each stage's code revision and versions;
+    and every file in results/ that an earlier configuration left (`stale`), flagged as such."""
     cat, cut, pack, split = (files.read_json(p) for p in (catalog_json, manifest_json, pack_json, split_json))
     models = [files.read_json(p) for p in model_jsons]
     preds = [files.read_json(p) for p in prediction_jsons]
@@ -163,6 +196,9 @@ def run_summary(catalog_json: str, manifest_json: str, pack_json: str, split_jso
         prov = meta.get("provenance", {})
         rows.append(("provenance", stage, prov.get("git", ""),
                      f"{prov.get('time_utc', '')}; {prov.get('gpu', prov.get('platform', ''))}; {_versions(prov)}"))
+    rows += [("stale", path, "not made by this configuration",
+              "left by a run with another config; not a result of this one (delete it, or keep it knowingly)")
+             for path in stale]
     table = pd.DataFrame(rows, columns=["stage", "item", "value", "note"])
     files.write_csv(table, out_csv)
     return table

@@ -19,7 +19,7 @@ from ..cutouts import (
     stamp_jpeg,
     write_manifest,
 )
-from ..errors import CatalogError, TooManyExcluded
+from ..errors import CatalogError, InputError, TooManyExcluded
 from ..images import ImageError, index_image_folder, jpeg_of, read_local_image
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
     if missing:
         raise CatalogError(f"local.catalog {path} lacks column(s) {missing}; it has {list(raw.columns)}")
     df, report, rejected = clean_catalog(raw, require_coords=False, numeric=tuple(targets),
-                                         on_bad_value=settings["on_bad_value"], name=f"local.catalog {path}")
+                                         on_bad_value=settings["on_bad_value"], name=f"local.catalog {path}",
+                                         conflicts=tuple(targets))
     if {"ra", "dec"} <= set(df.columns):  # optional here: no stage of a local run needs them
         ra, dec = pd.to_numeric(df["ra"], errors="coerce"), pd.to_numeric(df["dec"], errors="coerce")
         bad = ~((ra >= 0) & (ra < 360) & (dec >= -90) & (dec <= 90))
@@ -77,8 +78,11 @@ def cutouts_shard(catalog_csv: str, inputs: dict, shard: int, n_shards: int, ima
     size = image["size"]
     source = Path(settings["images"])
     rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
-    by_id, _ = index_image_folder(source)
     out = Path(folder)
+    if out.resolve() == source.resolve():  # e.g. results/cutouts linked to the user's folder
+        raise InputError(f"local.images: {source} is the folder the workflow writes its cutouts to ({folder}); "
+                         "the user's images are never written over")
+    by_id, _ = index_image_folder(source)
     out.mkdir(parents=True, exist_ok=True)
     files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
     results = []
