@@ -41,3 +41,23 @@ def test_every_rule_with_a_script_names_an_existing_env():
 def test_train_env_has_the_deep_learning_stack():
     pins = env_pins(ROOT / "envs" / "train.yaml")
     assert {"torch", "torchvision", "fastai"} <= set(pins)
+
+
+def requirement_pins(path) -> dict[str, str]:
+    """name == version lines of a requirements file (comments and `# build` notes dropped)."""
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return dict(line.split("==") for line in lines if line)
+
+
+def canonical(pins: dict[str, str]) -> dict[str, str]:
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins.items()}
+
+
+def test_the_gpu_machine_gets_every_runtime_dependency():
+    """What the GPU machine has plus the wheels it is sent cover pyproject's dependencies; what is
+    sent is pinned as pyproject pins it, so the prepared GPU call runs the versions the tests run."""
+    machine = canonical(requirement_pins(ROOT / "benchmarks" / "gpu_machine.txt"))
+    wheels = canonical(requirement_pins(ROOT / "benchmarks" / "gpu_wheels.txt"))
+    assert not set(machine) & set(wheels)
+    for name, version in canonical(pyproject_pins()).items():
+        assert name in machine or wheels.get(name) == version, f"{name}=={version}: sent as {wheels.get(name)}"

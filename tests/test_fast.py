@@ -5,7 +5,9 @@ import pytest
 import torch
 from galaxy_cnn.batches import DeviceBatches
 from galaxy_cnn.fast import evaluate, one_cycle, train_fast
+from galaxy_cnn.model import build_model
 from galaxy_cnn.train import TrainSettings
+from galaxy_cnn.tta import predict_tta
 
 
 @pytest.mark.parametrize("total", [100, 37])
@@ -103,3 +105,33 @@ def test_evaluation_batches_are_every_image_once_in_order_unaugmented():
 def test_settings_that_do_not_apply_to_the_engine_are_rejected(settings, named):
     with pytest.raises(ValueError, match=named):
         TrainSettings(**settings)
+
+
+def test_mixed_precision_path_trains_on_cpu_and_differs_from_fp32():
+    """bf16 autocast and channels-last (on by default only on CUDA) run here when asked for."""
+    torch.set_num_threads(2)
+    train_x, train_y = _learnable(64, 4, 0)
+    valid_x, valid_y = _learnable(32, 4, 1)
+    cfg = TrainSettings(engine="fast", seed=3, batch_size=32, max_shift=0.0, lr=3e-3, weight_decay=0.01, epochs=1)
+    args = (train_x, train_y, valid_x, valid_y, 4, cfg, torch.device("cpu"))
+    model, mixed = train_fast(*args, log=lambda m: None, mixed_precision=True)
+    _, fp32 = train_fast(*args, log=lambda m: None)
+    assert np.isfinite([mixed[0]["train_loss"], mixed[0]["valid_rmse"]]).all()
+    assert mixed[0]["train_loss"] != fp32[0]["train_loss"]  # another arithmetic ran
+    assert mixed[0]["valid_rmse"] == pytest.approx(fp32[0]["valid_rmse"], rel=0.2)  # on the same path
+    weight = model.body[0].weight
+    assert weight.dtype == torch.float32 and weight.is_contiguous()  # returned as the fp32 path returns it
+
+
+def test_mixed_precision_prediction_agrees_with_fp32_to_bf16_precision():
+    torch.manual_seed(0)
+    images, targets = _learnable(16, 8, 0)
+    model = build_model(targets, None, torch.device("cpu")).eval()
+    for layer in (model.head[-1], model.sigma_head[-1]):  # built at the training mean: give it a slope
+        torch.nn.init.normal_(layer.weight, std=0.2)
+    fp32 = predict_tta(model, images, batch_size=8, progress=False)
+    mixed = predict_tta(model, images, batch_size=8, progress=False, mixed_precision=True)
+    assert not np.array_equal(fp32.mean, mixed.mean)  # the bf16 branch really ran
+    scale = float(targets.std())
+    np.testing.assert_allclose(mixed.mean, fp32.mean, atol=0.05 * scale)
+    np.testing.assert_allclose(mixed.std, fp32.std, rtol=0.1)

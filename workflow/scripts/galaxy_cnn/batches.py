@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from .augment import random_dihedral, random_shift
+from .device import mixed_precision_default
 
 
 class DeviceBatches:
@@ -20,8 +21,10 @@ class DeviceBatches:
     incomplete last batch dropped), `shuffle=False` every image once, in order, as it is."""
 
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool,
-                 max_shift: int = 0, seed: int = 0, device: torch.device | str | None = None):
+                 max_shift: int = 0, seed: int = 0, device: torch.device | str | None = None,
+                 channels_last: bool | None = None):
         self.images, self.targets = images, targets.float()
+        self.channels_last = channels_last
         self.bs, self.shuffle, self.max_shift, self.seed = batch_size, shuffle, max_shift, seed
         self.dataset = self  # fastai reads dls.train_ds
         self.to(device or images.device)
@@ -51,6 +54,6 @@ class DeviceBatches:
                 x = random_dihedral(x, ks[idx])
                 if self.max_shift:
                     x = random_shift(x, shifts[idx], self.max_shift)
-            if dev.type == "cuda":
+            if mixed_precision_default(dev, self.channels_last):
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.targets[idx]

@@ -74,3 +74,9 @@ def resolve_device(name: str, env: dict[str, str] | None = None) -> torch.device
         raise GpuUnusable(explain_unusable_gpu(evidence) if evidence else
                           f"train.device is '{name}' but PyTorch sees no CUDA device")
     return torch.device(name)
+
+
+def mixed_precision_default(device: torch.device | str, mixed_precision: bool | None) -> bool:
+    """bf16 autocast and channels-last memory: what feeds a CUDA GPU's tensor cores, so on by
+    default there. A CPU runs both too (slower), which is how the tests exercise that code."""
+    return torch.device(device).type == "cuda" if mixed_precision is None else mixed_precision

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .batches import DeviceBatches
+from .device import mixed_precision_default
 from .model import GalaxyRegressor, TrainingLoss, build_model, float_batches
 
 if TYPE_CHECKING:
@@ -56,17 +57,20 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor
 
 
 def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tensor, valid_y: torch.Tensor,
-               size: int, settings: TrainSettings, device: torch.device,
-               log=print) -> tuple[GalaxyRegressor, list[dict]]:
-    """Train on uint8 NHWC tensors already downsampled to `size`; returns the model and history."""
+               size: int, settings: TrainSettings, device: torch.device, *, log=print,
+               mixed_precision: bool | None = None) -> tuple[GalaxyRegressor, list[dict]]:
+    """Train on uint8 NHWC tensors already downsampled to `size`; returns the model and history.
+    `mixed_precision` (bf16 autocast, channels-last) defaults to on for CUDA only."""
     s = settings
     torch.manual_seed(s.seed)
     cuda = device.type == "cuda"
+    mixed = mixed_precision_default(device, mixed_precision)
     valid_x, valid_y = valid_x.to(device), valid_y.to(device).float()
-    batches = DeviceBatches(train_x, train_y, s.batch_size, True, int(round(s.max_shift * size)), s.seed, device)
-    model = build_model(train_y, s.pretrained, device)
+    batches = DeviceBatches(train_x, train_y, s.batch_size, True, int(round(s.max_shift * size)), s.seed, device,
+                            channels_last=mixed)
+    model = build_model(train_y, s.pretrained, device, channels_last=mixed)
     loss_fn = TrainingLoss(s.loss, float(model.y_std))
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda, cache_enabled=False)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed, cache_enabled=False)
     graphed = False
     if s.compile:
         step_model = torch.compile(model)

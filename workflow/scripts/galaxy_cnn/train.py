@@ -123,7 +123,7 @@ def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, p
 
         model, rows = train_fast(data.train_x, data.train_y, data.valid_x, data.valid_y, size, s, device,
                                  log=log.info)
-        history = pd.DataFrame(rows)[["epoch", "train_loss", "valid_rmse"]]
+        history = pd.DataFrame(rows)[["epoch", "train_loss", "valid_rmse", "train_seconds"]]
     else:
         model, history = _train_fastai(data, size, s, device)
     precise_batchnorm(model, data.train_x, 2 * s.batch_size)

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from .augment import dihedral
+from .device import mixed_precision_default
 from .model import Ensemble, GalaxyRegressor, float_batches
 
 
@@ -27,25 +28,28 @@ class Predictions:
 
 @torch.no_grad()
 def predict_tta(model: Ensemble | GalaxyRegressor, images_u8: np.ndarray | torch.Tensor, batch_size: int = 256,
-                views: int = 8, device: str | torch.device = "cpu", progress: bool = True) -> Predictions:
-    """Predict (N, H, W, 3) uint8 images over `views` dihedral symmetries (1 = no augmentation)."""
+                views: int = 8, device: str | torch.device = "cpu", progress: bool = True, *,
+                mixed_precision: bool | None = None) -> Predictions:
+    """Predict (N, H, W, 3) uint8 images over `views` dihedral symmetries (1 = no augmentation).
+    `mixed_precision` (bf16 autocast, channels-last) defaults to on for CUDA only."""
     device = torch.device(device)
+    mixed = mixed_precision_default(device, mixed_precision)
     if isinstance(model, GalaxyRegressor):
         model = Ensemble([model])
     model = model.to(device).eval()
-    if device.type == "cuda":
+    if mixed:
         model = model.to(memory_format=torch.channels_last)
     images = torch.as_tensor(np.asarray(images_u8))
     k = len(model.members)
     mean, var, members = np.empty(len(images)), np.empty(len(images)), np.empty((len(images), k))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed)
     done = 0
     for x in tqdm(float_batches(images, batch_size, device), total=-(-len(images) // batch_size), desc="predict",
                   unit="batch", disable=not progress, mininterval=2):
         outs = []
         for v in range(views):
             xv = dihedral(x, v)
-            if device.type == "cuda":
+            if mixed:
                 xv = xv.contiguous(memory_format=torch.channels_last)
             with autocast:
                 outs.append(model(xv).double())
