@@ -180,8 +180,11 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
         # under this backend as float64)
         targets = pd.read_csv(targets_csv, dtype={"objID": "Int64"}, dtype_backend="numpy_nullable")
         targets["objID"] = targets["objID"].astype("int64")
+        from .cutouts import stop_or_warn_on_failed
+
         shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
-        stop_on_failed_downloads(shards, len(targets), max_failed_fraction)
+        stop_or_warn_on_failed(shards, ("failed",), n_cutouts=len(targets), limit=max_failed_fraction,
+                               listing=out_csv, forcerun="apply_cutouts_shard")
         manifest = pd.concat(shards.values(), ignore_index=True)
         table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
         if table["status"].isna().any():
@@ -198,25 +201,6 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
     table["objID"] = table["objID"].astype("Int64")
     files.write_csv(table, out_csv)
     return table["status"].value_counts().to_dict()
-
-
-def stop_on_failed_downloads(shards: dict[str, pd.DataFrame], n_targets: int, max_fraction: float) -> None:
-    """A failed download is no final answer (the server may be back): past `max_fraction` of the
-    targets the run stops and a plain rerun retries them; fewer are reported and the run goes on."""
-    from .cutouts import failed_rows, forget_failed_shards
-    from .errors import Incomplete
-
-    paths, failed = failed_rows(shards, ("failed",))
-    if not len(failed):
-        return
-    example = f"objID {failed['objID'].iloc[0]}: {failed['error'].fillna('').iloc[0]}"
-    if len(failed) / max(n_targets, 1) > max_fraction:
-        forget_failed_shards(paths)
-        raise Incomplete(f"{len(failed)} of {n_targets} cutouts failed to download (e.g. {example}), more than "
-                         f"cutouts.max_missing_fraction={max_fraction}. The cutouts made so far are kept: run the "
-                         "same command again to retry the failed downloads (only those are fetched)")
-    log.warning("%d cutouts failed to download; their rows say 'failed' (e.g. %s). `snakemake --forcerun "
-                "apply_cutouts_shard` retries them", len(failed), example)
 
 
 def read_inputs(path: str, chunksize: int | None = None):

@@ -120,7 +120,9 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
                                               ignore_index=True).value_counts().to_dict()
     retried = RETRIED_STATUSES.get(source, ())
     if retried:
-        stop_or_warn_on_failed(shards, retried, summary, out_excluded)
+        lost = sum(summary["excluded_by_reason"].values())
+        stop_or_warn_on_failed(shards, retried, n_cutouts=n, limit=max_missing_fraction, listing=out_excluded,
+                               forcerun="cutouts_shard", lost_of=(lost, summary["galaxies_read"]))
     files.write_json(summary, out_json)
     return summary
 
@@ -145,25 +147,27 @@ def forget_failed_shards(paths: list[str]) -> None:
         Path(p).unlink(missing_ok=True)
 
 
-def stop_or_warn_on_failed(shards: dict[str, pd.DataFrame], retried: tuple[str, ...], summary: dict,
-                           listing: str) -> None:
-    """Failed downloads past `max_missing_fraction` stop the run, and a plain rerun retries them;
-    fewer are left out (listed) and the run goes on."""
+def stop_or_warn_on_failed(shards: dict[str, pd.DataFrame], retried: tuple[str, ...], *, n_cutouts: int,
+                           limit: float, listing: str, forcerun: str,
+                           lost_of: tuple[int, int] | None = None) -> None:
+    """A failed download is no final answer (the server may be back). Past `limit` the shard
+    manifests holding `retried` rows are deleted and the run stops, so that a plain rerun fetches
+    only those; fewer are left out (listed in `listing`) and the run goes on. `lost_of` (galaxies
+    lost for any reason, galaxies read) is what `limit` bounds; without it, the failed cutouts."""
     from .errors import Incomplete
 
     paths, rows = failed_rows(shards, retried)
     if not len(rows):
         return
     example = f"objID {rows['objID'].iloc[0]}: {rows['error'].fillna('').iloc[0] or rows['status'].iloc[0]}"
-    lost, n_read = sum(summary["excluded_by_reason"].values()), summary["galaxies_read"]
-    limit = summary["max_missing_fraction"]
-    if n_read and lost / n_read > limit:
+    lost, total = lost_of or (len(rows), max(n_cutouts, 1))
+    if total and lost / total > limit:
         forget_failed_shards(paths)
+        context = f"; with them {lost} of {total} galaxies read ({lost / total:.1%}) are excluded" if lost_of else ""
         raise Incomplete(
-            f"{len(rows)} of {summary['galaxies']} cutouts failed to download (e.g. {example}); with them "
-            f"{lost} of {n_read} galaxies read ({lost / n_read:.1%}) are excluded, more than "
+            f"{len(rows)} of {n_cutouts} cutouts failed to download (e.g. {example}){context}, more than "
             f"cutouts.max_missing_fraction={limit}. The cutouts made so far are kept: run the same command "
             "again to retry the failed downloads (only those are fetched)")
     log.warning("%d cutouts failed to download and are left out (listed in %s; e.g. %s). "
-                "`snakemake --forcerun cutouts_shard` retries them, and then reruns every later stage",
-                len(rows), listing, example)
+                "`snakemake --forcerun %s` retries them, and then reruns every later stage",
+                len(rows), listing, example, forcerun)
