@@ -21,6 +21,7 @@ test: $(BIN)/snakemake  ## unit tests, dry runs, a tiny end-to-end run, then lin
 
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
 

@@ -56,9 +56,20 @@ print(json.dumps({{"seconds": seconds, "peak_rss_mb": hwm / 1024}}))
 """
 
 
-def run(mode: str, model: str, inputs: str, npy: str, views: int, chunk: int, threads: int, tmp: str) -> dict:
-    code = WORKER.format(scripts=str(ROOT / "workflow" / "scripts"), threads=threads, mode=mode, model=model,
-                         inputs=inputs, npy=npy, views=views, chunk=chunk, out=f"{tmp}/shard.csv")
+def run(
+    mode: str, model: str, inputs: str, npy: str, views: int, chunk: int, threads: int, tmp: str
+) -> dict:
+    code = WORKER.format(
+        scripts=str(ROOT / "workflow" / "scripts"),
+        threads=threads,
+        mode=mode,
+        model=model,
+        inputs=inputs,
+        npy=npy,
+        views=views,
+        chunk=chunk,
+        out=f"{tmp}/shard.csv",
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -68,7 +79,9 @@ def main() -> None:
     from galaxy_cnn.images import pack_images
     from galaxy_cnn.model import GalaxyRegressor, save_model
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("cutouts", type=Path)
     ap.add_argument("--throughput-n", type=int, default=256)
     ap.add_argument("--memory-n", default="500,2000,8000")
@@ -77,13 +90,22 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     files = sorted(args.cutouts.glob("*.jpg"))
-    report = {"what": "apply throughput and peak memory on this machine's CPU", "cutouts": str(args.cutouts),
-              "chunk": args.chunk, "threads": args.threads, "throughput": [], "memory": [],
-              "provenance": provenance.collect()}
+    report = {
+        "what": "apply throughput and peak memory on this machine's CPU",
+        "cutouts": str(args.cutouts),
+        "chunk": args.chunk,
+        "threads": args.threads,
+        "throughput": [],
+        "memory": [],
+        "provenance": provenance.collect(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for size in (128, 8):
-            save_model([GalaxyRegressor(8.9, 0.2).eval()], f"{tmp}/m{size}.pt",
-                       {"target": "oh_p50", "size": size, "cutouts": {"size": 128, "scale": 0.296}})
+            save_model(
+                [GalaxyRegressor(8.9, 0.2).eval()],
+                f"{tmp}/m{size}.pt",
+                {"target": "oh_p50", "size": size, "cutouts": {"size": 128, "scale": 0.296}},
+            )
 
         def prepare(n: int) -> tuple[str, str]:
             folder = Path(tmp) / f"in{n}"
@@ -101,14 +123,28 @@ def main() -> None:
         inputs, npy = prepare(n)
         for mode in ("folder", "packed"):
             got = run(mode, f"{tmp}/m128.pt", inputs, npy, 8, args.chunk, args.threads, tmp)
-            row = {"mode": mode, "model_px": 128, "views": 8, "n": n, **got, "galaxies_per_s": n / got["seconds"]}
+            row = {
+                "mode": mode,
+                "model_px": 128,
+                "views": 8,
+                "n": n,
+                **got,
+                "galaxies_per_s": n / got["seconds"],
+            }
             report["throughput"].append(row)
             print(row, flush=True)
         for n in [min(int(v), len(files)) for v in args.memory_n.split(",")]:
             inputs, npy = prepare(n)
             for mode in ("folder", "packed", "in-memory"):
                 got = run(mode, f"{tmp}/m8.pt", inputs, npy, 8, args.chunk, args.threads, tmp)
-                row = {"mode": mode, "model_px": 8, "views": 8, "n": n, **got, "galaxies_per_s": n / got["seconds"]}
+                row = {
+                    "mode": mode,
+                    "model_px": 8,
+                    "views": 8,
+                    "n": n,
+                    **got,
+                    "galaxies_per_s": n / got["seconds"],
+                }
                 report["memory"].append(row)
                 print(row, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

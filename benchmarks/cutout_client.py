@@ -35,7 +35,9 @@ def serve(port_queue: mp.Queue, latency: float) -> None:
 
     rng = np.random.default_rng(0)
     body = jpeg_bytes(np.clip(rng.normal(8, 3, (128, 128, 3)), 0, 255).astype(np.uint8), 80)
-    response = (b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    response = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -59,22 +61,49 @@ def serve(port_queue: mp.Queue, latency: float) -> None:
 
 def run(url: str, n: int, concurrency: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cat = pd.DataFrame({"objID": np.arange(1, n + 1), "specObjID": np.arange(1, n + 1),
-                            "ra": np.linspace(150, 151, n), "dec": np.linspace(2, 3, n)})
+        cat = pd.DataFrame(
+            {
+                "objID": np.arange(1, n + 1),
+                "specObjID": np.arange(1, n + 1),
+                "ra": np.linspace(150, 151, n),
+                "dec": np.linspace(2, 3, n),
+            }
+        )
         cat.to_csv(Path(tmp, "catalog.csv"), index=False)
-        settings = {"url": url, "timeout": 30, "retries": 3, "retry_delay": 0.5, "requests_per_second": 10_000,
-                    "concurrency": concurrency}
+        settings = {
+            "url": url,
+            "timeout": 30,
+            "retries": 3,
+            "retry_delay": 0.5,
+            "requests_per_second": 10_000,
+            "concurrency": concurrency,
+        }
         t0, cpu0 = time.perf_counter(), time.process_time()
-        manifest = cutouts_shard(str(Path(tmp, "catalog.csv")), {}, 0, 1, {"size": 128, "scale": 0.296}, settings,
-                                 tmp, str(Path(tmp, "m.csv")))
+        manifest = cutouts_shard(
+            str(Path(tmp, "catalog.csv")),
+            {},
+            0,
+            1,
+            {"size": 128, "scale": 0.296},
+            settings,
+            tmp,
+            str(Path(tmp, "m.csv")),
+        )
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         assert (manifest["status"] == "ok").all(), manifest["status"].value_counts()
-    return {"concurrency": concurrency, "n": n, "seconds": seconds, "cutouts_per_s": n / seconds,
-            "client_cpu_ms_per_cutout": 1000 * cpu / n}
+    return {
+        "concurrency": concurrency,
+        "n": n,
+        "seconds": seconds,
+        "cutouts_per_s": n / seconds,
+        "client_cpu_ms_per_cutout": 1000 * cpu / n,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1500)
     ap.add_argument("--latency", type=float, default=0.03, help="server response time, seconds")
     ap.add_argument("--concurrency", default="1,2,4,8,16,32")
@@ -90,9 +119,12 @@ def main() -> None:
         for c in [int(x) for x in args.concurrency.split(",")]:
             n = min(args.n, max(100, int(c / max(latency, 1e-3) * 5)))
             r = run(url, n, c) | {"ideal_cutouts_per_s": c / latency if latency else None}
-            print(f"latency {latency * 1000:.0f} ms, {c:2d} connections: {r['cutouts_per_s']:7.1f} cutouts/s, "
-                  f"client CPU {r['client_cpu_ms_per_cutout']:.2f} ms/cutout"
-                  + (f" (ideal {r['ideal_cutouts_per_s']:.0f})" if latency else ""), flush=True)
+            print(
+                f"latency {latency * 1000:.0f} ms, {c:2d} connections: {r['cutouts_per_s']:7.1f} cutouts/s, "
+                f"client CPU {r['client_cpu_ms_per_cutout']:.2f} ms/cutout"
+                + (f" (ideal {r['ideal_cutouts_per_s']:.0f})" if latency else ""),
+                flush=True,
+            )
             rows.append(r)
         results[f"latency_{int(latency * 1000)}ms"] = rows
         server.terminate()
@@ -110,11 +142,20 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, rows in results.items():
         c = [r["concurrency"] for r in rows]
-        ax.plot(c, [r["cutouts_per_s"] for r in rows], marker="o", label=f"measured, server {key[8:]}")
+        ax.plot(
+            c, [r["cutouts_per_s"] for r in rows], marker="o", label=f"measured, server {key[8:]}"
+        )
         if rows[0]["ideal_cutouts_per_s"]:
-            ax.plot(c, [r["ideal_cutouts_per_s"] for r in rows], ls="--", color="grey",
-                    label=f"ideal: connections / {key[8:]}")
-    ax.axhline(300, color=style.COLORS["nmad"], lw=1, ls=":", label="target 300 / s at 16 connections")
+            ax.plot(
+                c,
+                [r["ideal_cutouts_per_s"] for r in rows],
+                ls="--",
+                color="grey",
+                label=f"ideal: connections / {key[8:]}",
+            )
+    ax.axhline(
+        300, color=style.COLORS["nmad"], lw=1, ls=":", label="target 300 / s at 16 connections"
+    )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("concurrent connections")

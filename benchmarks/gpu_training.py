@@ -38,16 +38,38 @@ from galaxy_cnn.split import split_ids  # noqa: E402
 from galaxy_cnn.train import TrainSettings  # noqa: E402
 from galaxy_cnn.tta import predict_tta  # noqa: E402
 
-PAPER_NMAD = {128: 0.0668, 64: 0.0703, 32: 0.0715, 16: 0.0815, 8: 0.0870, 4: 0.1022, 2: 0.1198, 1: 0.1251}
-PAPER_RMSE = {128: 0.0851, 64: 0.0893, 32: 0.0928, 16: 0.1053, 8: 0.1125, 4: 0.1290, 2: 0.1587, 1: 0.1610}
+PAPER_NMAD = {
+    128: 0.0668,
+    64: 0.0703,
+    32: 0.0715,
+    16: 0.0815,
+    8: 0.0870,
+    4: 0.1022,
+    2: 0.1198,
+    1: 0.1251,
+}
+PAPER_RMSE = {
+    128: 0.0851,
+    64: 0.0893,
+    32: 0.0928,
+    16: 0.1053,
+    8: 0.1125,
+    4: 0.1290,
+    2: 0.1587,
+    1: 0.1610,
+}
 
 
 def _render_chunk(args):
     rows, out_dir, seed = args
     settings = synthetic.RenderSettings()
     for row in rows.itertuples(index=False):
-        rgb = synthetic.render_galaxy(row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings)
-        Path(out_dir, f"{row.objID}.jpg").write_bytes(synthetic.jpeg_bytes(rgb, settings.jpeg_quality))
+        rgb = synthetic.render_galaxy(
+            row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings
+        )
+        Path(out_dir, f"{row.objID}.jpg").write_bytes(
+            synthetic.jpeg_bytes(rgb, settings.jpeg_quality)
+        )
     return len(rows)
 
 
@@ -90,11 +112,17 @@ def test_scores(model, train_x, x, y, device, batch_size: int) -> dict:
     bn_seconds = time.perf_counter() - t0
     pred = predict_tta(model, x, batch_size=1024, views=8, device=device, progress=False)
     res = pred.mean - y
-    return {"batchnorm_seconds": bn_seconds, "test_rmse": metrics.rmse(res), "test_nmad": metrics.nmad(res),
-            "test_n": len(y)}
+    return {
+        "batchnorm_seconds": bn_seconds,
+        "test_rmse": metrics.rmse(res),
+        "test_nmad": metrics.nmad(res),
+        "test_n": len(y),
+    }
 
 
-def fastai_default(cut_dir: Path, df: pd.DataFrame, n_batches: int, warmup: int, workers: int) -> dict:
+def fastai_default(
+    cut_dir: Path, df: pd.DataFrame, n_batches: int, warmup: int, workers: int
+) -> dict:
     """What a fastai user would write: JPEG folder, PIL per item, worker processes, vision_learner."""
     from fastai.callback.core import Callback, CancelFitException
     from fastai.vision.all import (
@@ -122,25 +150,48 @@ def fastai_default(cut_dir: Path, df: pd.DataFrame, n_batches: int, warmup: int,
                 self.seconds = time.perf_counter() - self.t0
                 raise CancelFitException()
 
-    dls = ImageDataLoaders.from_df(df, path=cut_dir, fn_col="fname", label_col="oh_p50", y_block=RegressionBlock,
-                                   valid_col="is_valid", bs=64, num_workers=workers,
-                                   batch_tfms=aug_transforms(flip_vert=True, max_rotate=10, max_zoom=1.1,
-                                                             max_lighting=0.05))
-    learn = vision_learner(dls, resnet34, pretrained=False, n_out=1, metrics=rmse, loss_func=lambda p, t: torch.sqrt(
-        torch.nn.functional.mse_loss(p.view(-1), t.view(-1))))
+    dls = ImageDataLoaders.from_df(
+        df,
+        path=cut_dir,
+        fn_col="fname",
+        label_col="oh_p50",
+        y_block=RegressionBlock,
+        valid_col="is_valid",
+        bs=64,
+        num_workers=workers,
+        batch_tfms=aug_transforms(flip_vert=True, max_rotate=10, max_zoom=1.1, max_lighting=0.05),
+    )
+    learn = vision_learner(
+        dls,
+        resnet34,
+        pretrained=False,
+        n_out=1,
+        metrics=rmse,
+        loss_func=lambda p, t: torch.sqrt(torch.nn.functional.mse_loss(p.view(-1), t.view(-1))),
+    )
     clock = Clock()
     reset_peak()
-    epochs = -(-(warmup + n_batches) // len(dls.train))  # a small (CPU-scale) set needs several epochs
+    epochs = -(
+        -(warmup + n_batches) // len(dls.train)
+    )  # a small (CPU-scale) set needs several epochs
     learn.fit_one_cycle(epochs, 1e-3, cbs=[clock])
     ips = n_batches * 64 / clock.seconds
     n_train = int((~df["is_valid"]).sum())
-    return {"batch_size": 64, "num_workers": workers, "images_per_s_128px": ips,
-            "epoch_seconds_128px_estimated": n_train / ips, "peak_gpu_gib": peak_gib(),
-            "measured_batches": n_batches, "note": "throughput over measured batches after warm-up; fp32"}
+    return {
+        "batch_size": 64,
+        "num_workers": workers,
+        "images_per_s_128px": ips,
+        "epoch_seconds_128px_estimated": n_train / ips,
+        "peak_gpu_gib": peak_gib(),
+        "measured_batches": n_batches,
+        "note": "throughput over measured batches after warm-up; fp32",
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n-galaxies", type=int, default=128_000)
     ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch-size", type=int, default=256)
@@ -149,18 +200,33 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--work", default="/tmp/gpu_bench")
     ap.add_argument("--out", default="benchmarks/results/gpu_training.json")
-    ap.add_argument("--skip", default="", help="comma list of phases to skip: default,plain,parity,sweep")
-    ap.add_argument("--parity-size", type=int, default=128, help="image size of the (b) runs and the parity (c) runs")
+    ap.add_argument(
+        "--skip", default="", help="comma list of phases to skip: default,plain,parity,sweep"
+    )
+    ap.add_argument(
+        "--parity-size",
+        type=int,
+        default=128,
+        help="image size of the (b) runs and the parity (c) runs",
+    )
     ap.add_argument("--plain-seeds", default="1", help="seeds of the plain (b) runs")
-    ap.add_argument("--parity-seeds", default="1,2", help="seeds of the fast (c) runs for parity with (b)")
+    ap.add_argument(
+        "--parity-seeds", default="1,2", help="seeds of the fast (c) runs for parity with (b)"
+    )
     ap.add_argument("--compile", action="store_true", help="torch.compile in the fast sweep")
-    ap.add_argument("--default-batches", type=int, default=200, help="batches timed for (a), after 30 warm-up")
+    ap.add_argument(
+        "--default-batches", type=int, default=200, help="batches timed for (a), after 30 warm-up"
+    )
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True
-    meta = {"args": vars(args), "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-            "cpu_count": os.cpu_count(), "provenance": provenance.collect()}
+    meta = {
+        "args": vars(args),
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "cpu_count": os.cpu_count(),
+        "provenance": provenance.collect(),
+    }
     report = Report(Path(args.out), meta)
     work = Path(args.work)
     cut_dir = work / "cutouts"
@@ -171,34 +237,70 @@ def main() -> None:
     rows = cat.merge(truth, on="objID")
     t0 = time.perf_counter()
     cached = all((cut_dir / f"{o}.jpg").exists() for o in cat["objID"])  # a second run in one lease
-    chunks = [] if cached else [(rows.iloc[i : i + 500], str(cut_dir), 2019) for i in range(0, len(rows), 500)]
+    chunks = (
+        []
+        if cached
+        else [(rows.iloc[i : i + 500], str(cut_dir), 2019) for i in range(0, len(rows), 500)]
+    )
     with Pool(args.workers) as pool:
         pool.map(_render_chunk, chunks)
     render_s = None if cached else time.perf_counter() - t0
     paths = [str(cut_dir / f"{o}.jpg") for o in cat["objID"]]
     t0 = time.perf_counter()
-    errors = images.pack_images_to(paths, 128, str(work / "packed.npy"), workers=args.workers, chunk=1000)
+    errors = images.pack_images_to(
+        paths, 128, str(work / "packed.npy"), workers=args.workers, chunk=1000
+    )
     array = np.load(work / "packed.npy", mmap_mode="r")  # no second in-memory copy of 6 GB
     pack_s = time.perf_counter() - t0
     assert not any(errors)
-    report.add("data", {"n_galaxies": len(cat), "render_seconds": render_s,
-                        "render_galaxies_per_s_per_core": len(cat) / render_s / args.workers if render_s else None,
-                        "pack_seconds": pack_s, "pack_images_per_s_per_core": len(cat) / pack_s / args.workers})
+    report.add(
+        "data",
+        {
+            "n_galaxies": len(cat),
+            "render_seconds": render_s,
+            "render_galaxies_per_s_per_core": len(cat) / render_s / args.workers
+            if render_s
+            else None,
+            "pack_seconds": pack_s,
+            "pack_images_per_s_per_core": len(cat) / pack_s / args.workers,
+        },
+    )
 
-    split = split_ids(cat["objID"].to_numpy(), [0.6, 0.2, 0.2], seed=256).set_index("objID")["split"]
+    split = split_ids(cat["objID"].to_numpy(), [0.6, 0.2, 0.2], seed=256).set_index("objID")[
+        "split"
+    ]
     which = split.loc[cat["objID"]].to_numpy()
     y = cat["oh_p50"].to_numpy(np.float32)
     part = {s: (array[which == s], y[which == s]) for s in ("train", "valid", "test")}
     floor = synthetic.floor_summary(truth, synthetic.PopulationSettings())["oh_p50"]
-    report.add("split", {s: int((which == s).sum()) for s in ("train", "valid", "test")} | {"floor": floor})
-    cfg = TrainSettings(engine="fast", seed=1, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
-                        weight_decay=0.01, max_shift=0.03)
+    report.add(
+        "split", {s: int((which == s).sum()) for s in ("train", "valid", "test")} | {"floor": floor}
+    )
+    cfg = TrainSettings(
+        engine="fast",
+        seed=1,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        epochs=args.epochs,
+        weight_decay=0.01,
+        max_shift=0.03,
+    )
 
     if "default" not in skip:
-        df = pd.DataFrame({"fname": [f"{o}.jpg" for o in cat["objID"]], "oh_p50": y,
-                           "is_valid": which != "train"})
+        df = pd.DataFrame(
+            {"fname": [f"{o}.jpg" for o in cat["objID"]], "oh_p50": y, "is_valid": which != "train"}
+        )
         df = df[which != "test"]
-        report.add("a_fastai_default", fastai_default(cut_dir, df, n_batches=args.default_batches, warmup=min(30, args.default_batches), workers=args.workers))
+        report.add(
+            "a_fastai_default",
+            fastai_default(
+                cut_dir,
+                df,
+                n_batches=args.default_batches,
+                warmup=min(30, args.default_batches),
+                workers=args.workers,
+            ),
+        )
 
     @functools.lru_cache(maxsize=3)  # train, valid and test at the size in use: downsampled once
     def at_size(which: str, size: int) -> torch.Tensor:
@@ -209,37 +311,74 @@ def main() -> None:
         reset_peak()
         sync()
         t0 = time.perf_counter()
-        model, hist = train_fast(tx, torch.from_numpy(part["train"][1]), vx, torch.from_numpy(part["valid"][1]),
-                                 size, replace(cfg, seed=seed, compile=compile_model or None), device)
+        model, hist = train_fast(
+            tx,
+            torch.from_numpy(part["train"][1]),
+            vx,
+            torch.from_numpy(part["valid"][1]),
+            size,
+            replace(cfg, seed=seed, compile=compile_model or None),
+            device,
+        )
         sync()
         seconds = time.perf_counter() - t0
         steady = [h["train_seconds"] for h in hist[1:]] or [hist[0]["train_seconds"]]
-        out = {"size": size, "seed": seed, "batch_size": cfg.batch_size, "train_seconds": seconds,
-               "epoch_seconds": [h["seconds"] for h in hist],
-               "epoch_train_only_seconds": [h["train_seconds"] for h in hist],
-               "images_per_s": len(tx) / float(np.median(steady)), "peak_gpu_gib": peak_gib(),
-               "valid_rmse": hist[-1]["valid_rmse"], "compile": compile_model}
-        return out | test_scores(model, tx, at_size("test", size), part["test"][1], device, cfg.batch_size)
+        out = {
+            "size": size,
+            "seed": seed,
+            "batch_size": cfg.batch_size,
+            "train_seconds": seconds,
+            "epoch_seconds": [h["seconds"] for h in hist],
+            "epoch_train_only_seconds": [h["train_seconds"] for h in hist],
+            "images_per_s": len(tx) / float(np.median(steady)),
+            "peak_gpu_gib": peak_gib(),
+            "valid_rmse": hist[-1]["valid_rmse"],
+            "compile": compile_model,
+        }
+        return out | test_scores(
+            model, tx, at_size("test", size), part["test"][1], device, cfg.batch_size
+        )
 
     if "plain" not in skip:
         from galaxy_cnn.train import TrainData, _train_fastai
 
         size = args.parity_size
-        data = TrainData(at_size("train", size), torch.from_numpy(part["train"][1]), at_size("valid", size),
-                         torch.from_numpy(part["valid"][1]), {})
+        data = TrainData(
+            at_size("train", size),
+            torch.from_numpy(part["train"][1]),
+            at_size("valid", size),
+            torch.from_numpy(part["valid"][1]),
+            {},
+        )
         for seed in [int(s) for s in args.plain_seeds.split(",")]:
             reset_peak()
             sync()
             torch.manual_seed(seed)  # the model's initial weights
             t0 = time.perf_counter()
-            model, hist = _train_fastai(data, size, replace(cfg, engine="fastai", seed=seed), device)
+            model, hist = _train_fastai(
+                data, size, replace(cfg, engine="fastai", seed=seed), device
+            )
             sync()
             seconds = time.perf_counter() - t0
-            report.add(f"b_plain_{size}px_seed{seed}", {"size": size, "seed": seed, "train_seconds": seconds,
-                              "images_per_s": len(data.train_x) * args.epochs / seconds, "peak_gpu_gib": peak_gib(),
-                              "valid_rmse": float(hist["valid_rmse"].iloc[-1])}
-                       | test_scores(model, data.train_x, at_size("test", size), part["test"][1], device,
-                                     cfg.batch_size))
+            report.add(
+                f"b_plain_{size}px_seed{seed}",
+                {
+                    "size": size,
+                    "seed": seed,
+                    "train_seconds": seconds,
+                    "images_per_s": len(data.train_x) * args.epochs / seconds,
+                    "peak_gpu_gib": peak_gib(),
+                    "valid_rmse": float(hist["valid_rmse"].iloc[-1]),
+                }
+                | test_scores(
+                    model,
+                    data.train_x,
+                    at_size("test", size),
+                    part["test"][1],
+                    device,
+                    cfg.batch_size,
+                ),
+            )
             del model
         del data
 
@@ -250,9 +389,14 @@ def main() -> None:
             r |= {"paper_rmse": PAPER_RMSE.get(size), "paper_nmad": PAPER_NMAD.get(size)}
             sweep.append(r)
             report.add(f"sweep_{size}px", r)
-        report.add("sweep", {"sizes": [r["size"] for r in sweep],
-                             "total_train_seconds": sum(r["train_seconds"] for r in sweep),
-                             "compile": args.compile})
+        report.add(
+            "sweep",
+            {
+                "sizes": [r["size"] for r in sweep],
+                "total_train_seconds": sum(r["train_seconds"] for r in sweep),
+                "compile": args.compile,
+            },
+        )
 
     if "parity" not in skip:
         for seed in [int(s) for s in args.parity_seeds.split(",")]:
@@ -260,7 +404,11 @@ def main() -> None:
             if (size, seed) in {(r["size"], r["seed"]) for r in sweep}:
                 print(f"fast {size} px seed {seed}: the sweep ran it already", flush=True)
                 continue
-            report.add(f"c_fast_{size}px_seed{seed}_bs{args.batch_size}", fast_run(size, seed, args.compile))
+            report.add(
+                f"c_fast_{size}px_seed{seed}_bs{args.batch_size}",
+                fast_run(size, seed, args.compile),
+            )
+
 
 if __name__ == "__main__":
     main()

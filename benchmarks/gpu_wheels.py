@@ -21,9 +21,16 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux_2_12_x86_64", "manylinux2010_x86_64",
-             "manylinux_2_5_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux_2_12_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux_2_5_x86_64",
+    "manylinux1_x86_64",
+]
 
 
 def read_list(path: Path) -> tuple[list[str], list[str]]:
@@ -41,11 +48,33 @@ def fetch(requirements: list[str], to_build: list[str], python: str, dest: Path)
     abi = "cp" + python.replace(".", "")
     platform_args = [a for p in PLATFORMS for a in ("--platform", p)]
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run(pip + ["download", "--no-deps", "--only-binary=:all:", "--python-version", python,
-                          "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
-                          *platform_args, "--dest", str(dest), *requirements], check=True)
+    subprocess.run(
+        pip
+        + [
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "--abi",
+            abi,
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+            *platform_args,
+            "--dest",
+            str(dest),
+            *requirements,
+        ],
+        check=True,
+    )
     if to_build:
-        subprocess.run(pip + ["wheel", "--no-deps", "--wheel-dir", str(dest), *to_build], check=True)
+        subprocess.run(
+            pip + ["wheel", "--no-deps", "--wheel-dir", str(dest), *to_build], check=True
+        )
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -79,14 +108,18 @@ def strip_wheel(wheel: Path) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--python", default="3.12", help="the GPU machine's Python (X.Y)")
     ap.add_argument("--list", type=Path, default=ROOT / "benchmarks" / "gpu_wheels.txt")
     ap.add_argument("--dest", type=Path, help="default: .whl/cpXY")
     ap.add_argument("--max-mib", type=float, default=60.0, help="fail above this total")
     args = ap.parse_args()
     if shutil.which("strip") is None:
-        sys.exit("gpu_wheels: `strip` (binutils) is needed to shrink the wheels: apt-get install binutils")
+        sys.exit(
+            "gpu_wheels: `strip` (binutils) is needed to shrink the wheels: apt-get install binutils"
+        )
     dest = args.dest or ROOT / ".whl" / ("cp" + args.python.replace(".", ""))
     if dest.exists():
         shutil.rmtree(dest)  # a stale wheel from an older list would be installed too
@@ -96,12 +129,18 @@ def main() -> None:
     wheels = sorted(dest.glob("*.whl"))
     saved = sum(strip_wheel(w) for w in wheels if w.stat().st_size > 1_000_000)
     total = sum(w.stat().st_size for w in wheels) / 2**20
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    )
     (dest / "COMMIT").write_text((commit.stdout.strip() or "unknown") + "\n")
-    print(f"{len(wheels)} wheels for Python {args.python} in {dest}: {total:.1f} MiB "
-          f"({saved / 2**20:.1f} MiB of debug information stripped)")
+    print(
+        f"{len(wheels)} wheels for Python {args.python} in {dest}: {total:.1f} MiB "
+        f"({saved / 2**20:.1f} MiB of debug information stripped)"
+    )
     if len(wheels) != len(download) + len(build):
-        sys.exit(f"gpu_wheels: {len(download) + len(build)} requirements but {len(wheels)} wheels in {dest}")
+        sys.exit(
+            f"gpu_wheels: {len(download) + len(build)} requirements but {len(wheels)} wheels in {dest}"
+        )
     if total > args.max_mib:
         sys.exit(f"gpu_wheels: {total:.1f} MiB is over --max-mib {args.max_mib}: too much to carry")
 

@@ -34,7 +34,9 @@ def colour_profile(images: np.ndarray, rings: int = 12) -> np.ndarray:
     """Per 1-px ring about the centre: mean R, G, B and log(B/R)."""
     yy, xx = np.indices(images.shape[1:3])
     radius = np.hypot(yy - (images.shape[1] - 1) / 2, xx - (images.shape[2] - 1) / 2)
-    rgb = np.stack([images[:, (radius >= a) & (radius < a + 1)].mean(axis=1) for a in range(rings)], axis=1)
+    rgb = np.stack(
+        [images[:, (radius >= a) & (radius < a + 1)].mean(axis=1) for a in range(rings)], axis=1
+    )
     return np.hstack([rgb.reshape(len(images), -1), np.log1p(rgb[..., 2]) - np.log1p(rgb[..., 0])])
 
 
@@ -49,7 +51,9 @@ def main() -> None:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import RidgeCV
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
@@ -65,18 +69,38 @@ def main() -> None:
     ridge = RidgeCV(alphas=np.logspace(-2, 5, 15))
     boost = HistGradientBoostingRegressor(max_iter=300)
     views = {
-        "128px: central 24x24 px + the 16 px image, ridge": (ridge, np.hstack([
-            images[:, 52:76, 52:76].reshape(args.n, -1), small.reshape(args.n, -1)])),
-        "128px: colour profile of the central 12 px, gradient boosting": (boost, colour_profile(images)),
+        "128px: central 24x24 px + the 16 px image, ridge": (
+            ridge,
+            np.hstack([images[:, 52:76, 52:76].reshape(args.n, -1), small.reshape(args.n, -1)]),
+        ),
+        "128px: colour profile of the central 12 px, gradient boosting": (
+            boost,
+            colour_profile(images),
+        ),
         "16px: whole image, ridge": (ridge, small),
         "16px: central 6x6 px, ridge": (ridge, small[:, 5:11, 5:11]),
-        "16px: central 8x8 px and their colours, gradient boosting": (boost, np.hstack([
-            small[:, 4:12, 4:12].reshape(args.n, -1),
-            (np.log1p(small[:, 4:12, 4:12, 2].astype(float)) - np.log1p(small[:, 4:12, 4:12, 0])).reshape(args.n, -1)])),
+        "16px: central 8x8 px and their colours, gradient boosting": (
+            boost,
+            np.hstack(
+                [
+                    small[:, 4:12, 4:12].reshape(args.n, -1),
+                    (
+                        np.log1p(small[:, 4:12, 4:12, 2].astype(float))
+                        - np.log1p(small[:, 4:12, 4:12, 0])
+                    ).reshape(args.n, -1),
+                ]
+            ),
+        ),
     }
-    results = {"what": "cross-validated R^2 of core_blueing from the pixels (1 = fully visible, 0 = not at all)",
-               "n_galaxies": args.n, "seed": SEED, "render_s": round(render_s, 1),
-               "settings": vars(synthetic.PopulationSettings()), "provenance": provenance.collect(), "r2": {}}
+    results = {
+        "what": "cross-validated R^2 of core_blueing from the pixels (1 = fully visible, 0 = not at all)",
+        "n_galaxies": args.n,
+        "seed": SEED,
+        "render_s": round(render_s, 1),
+        "settings": vars(synthetic.PopulationSettings()),
+        "provenance": provenance.collect(),
+        "r2": {},
+    }
     for name, (model, x) in views.items():
         results["r2"][name] = round(r2(model, x, y), 3)
         print(f"{name:62s} R2 {results['r2'][name]:6.3f}", flush=True)

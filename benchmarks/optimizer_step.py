@@ -22,7 +22,9 @@ from galaxy_cnn import provenance  # noqa: E402
 from galaxy_cnn.model import GalaxyRegressor, rmse_loss  # noqa: E402
 
 
-def step_ms(model: torch.nn.Module, opt, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int = 3) -> dict:
+def step_ms(
+    model: torch.nn.Module, opt, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int = 3
+) -> dict:
     """Median milliseconds of forward+backward and of opt.step()."""
     fwd_bwd, update = [], []
     for i in range(warmup + steps):
@@ -36,14 +38,21 @@ def step_ms(model: torch.nn.Module, opt, x: torch.Tensor, y: torch.Tensor, steps
         if i >= warmup:
             fwd_bwd.append(t1 - t0)
             update.append(t2 - t1)
-    return {"forward_backward_ms": 1e3 * statistics.median(fwd_bwd), "optimizer_step_ms": 1e3 * statistics.median(update)}
+    return {
+        "forward_backward_ms": 1e3 * statistics.median(fwd_bwd),
+        "optimizer_step_ms": 1e3 * statistics.median(update),
+    }
 
 
 def main() -> None:
     from fastai.optimizer import Adam
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=4, help="image size (px): small, so the update shows")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--size", type=int, default=4, help="image size (px): small, so the update shows"
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--out", default="benchmarks/results/optimizer_step.json")
@@ -62,10 +71,18 @@ def main() -> None:
     results = {}
     for name, make in optimizers.items():
         results[name] = step_ms(model, make(), x, y, args.steps)
-        print(f"{name:38s} forward+backward {results[name]['forward_backward_ms']:6.1f} ms   "
-              f"step {results[name]['optimizer_step_ms']:6.1f} ms", flush=True)
-    out = {"args": vars(args), "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in params),
-           "results": results, "provenance": provenance.collect()}
+        print(
+            f"{name:38s} forward+backward {results[name]['forward_backward_ms']:6.1f} ms   "
+            f"step {results[name]['optimizer_step_ms']:6.1f} ms",
+            flush=True,
+        )
+    out = {
+        "args": vars(args),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in params),
+        "results": results,
+        "provenance": provenance.collect(),
+    }
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
 

@@ -53,7 +53,9 @@ def _decode_chunk(paths: list[str]) -> np.ndarray:
 
 def pool_copy(paths: list[str], workers: int, chunk: int = 1024) -> np.ndarray:
     with ProcessPoolExecutor(workers) as pool:
-        parts = list(pool.map(_decode_chunk, [paths[s : s + chunk] for s in range(0, len(paths), chunk)]))
+        parts = list(
+            pool.map(_decode_chunk, [paths[s : s + chunk] for s in range(0, len(paths), chunk)])
+        )
     return np.concatenate(parts)
 
 
@@ -61,11 +63,18 @@ def timed(fn, n: int, cores: int) -> dict:
     t0 = time.perf_counter()
     fn()
     s = time.perf_counter() - t0
-    return {"seconds": s, "images_per_s": n / s, "cores": cores, "images_per_s_per_core": n / s / cores}
+    return {
+        "seconds": s,
+        "images_per_s": n / s,
+        "cores": cores,
+        "images_per_s_per_core": n / s / cores,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--out", default="benchmarks/results/pack_speed.json")
@@ -78,16 +87,29 @@ def main() -> None:
         npy = str(folder / "packed.npy")
         res = {
             "baseline_1core": timed(lambda: baseline(paths), args.n, 1),
-            "pack_1core": timed(lambda: images.pack_images_to(paths, 128, npy, workers=1), args.n, 1),
-            f"pool_copy_{args.workers}cores": timed(lambda: pool_copy(paths, args.workers), args.n, args.workers),
-            f"pack_{args.workers}cores": timed(lambda: images.pack_images_to(paths, 128, npy, args.workers),
-                                               args.n, args.workers),
+            "pack_1core": timed(
+                lambda: images.pack_images_to(paths, 128, npy, workers=1), args.n, 1
+            ),
+            f"pool_copy_{args.workers}cores": timed(
+                lambda: pool_copy(paths, args.workers), args.n, args.workers
+            ),
+            f"pack_{args.workers}cores": timed(
+                lambda: images.pack_images_to(paths, 128, npy, args.workers), args.n, args.workers
+            ),
         }
         assert np.array_equal(np.load(npy, mmap_mode="r")[:50], baseline(paths[:50]))
-    out = {"n_images": args.n, "size_px": 128, "mean_jpeg_kb": mean_kb, "cpu_count": os.cpu_count(),
-           "results": res, "provenance": provenance.collect()}
+    out = {
+        "n_images": args.n,
+        "size_px": 128,
+        "mean_jpeg_kb": mean_kb,
+        "cpu_count": os.cpu_count(),
+        "results": res,
+        "provenance": provenance.collect(),
+    }
     for k, v in res.items():
-        print(f"{k:>16}: {v['images_per_s']:8.0f} img/s  {v['images_per_s_per_core']:7.0f} img/s/core")
+        print(
+            f"{k:>16}: {v['images_per_s']:8.0f} img/s  {v['images_per_s_per_core']:7.0f} img/s/core"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 

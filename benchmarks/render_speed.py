@@ -26,7 +26,9 @@ from galaxy_cnn import files, provenance, synthetic  # noqa: E402
 from galaxy_cnn.sources import synthetic as synthetic_source  # noqa: E402
 
 
-def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.RenderSettings) -> bytes:
+def naive_render(
+    row, size: int, scale: float, seed: int, settings: synthetic.RenderSettings
+) -> bytes:
     """Per-band GalSim convolution of the whole galaxy: what one writes first."""
     import galsim
 
@@ -37,9 +39,11 @@ def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.Re
     f_bulge, f_disk = synthetic._band_fluxes(row)
     planes = []
     for b in range(3):
-        gal = (galsim.Exponential(half_light_radius=row.hlr_disk, flux=f_disk[b]).shear(q=row.q_disk, beta=beta)
-               + galsim.DeVaucouleurs(half_light_radius=row.hlr_bulge, trunc=8 * row.hlr_bulge,
-                                      flux=max(f_bulge[b], 1e-6)).shear(q=row.q_bulge, beta=beta))
+        gal = galsim.Exponential(half_light_radius=row.hlr_disk, flux=f_disk[b]).shear(
+            q=row.q_disk, beta=beta
+        ) + galsim.DeVaucouleurs(
+            half_light_radius=row.hlr_bulge, trunc=8 * row.hlr_bulge, flux=max(f_bulge[b], 1e-6)
+        ).shear(q=row.q_bulge, beta=beta)
         conv = galsim.Convolve(gal, psf, gsparams=galsim.GSParams(maximum_fft_size=8192))
         planes.append(conv.drawImage(nx=n_nat, ny=n_nat, scale=synthetic.NATIVE_SCALE).array)
     planes = np.stack(planes)
@@ -51,16 +55,21 @@ def naive_render(row, size: int, scale: float, seed: int, settings: synthetic.Re
 def _shard(args: tuple) -> float:
     catalog, truth, out_dir, shard, n_shards, cfg, manifest = args
     t0 = time.perf_counter()
-    synthetic_source.cutouts_shard(catalog, {"truth": truth}, shard, n_shards, cfg["image"], cfg["settings"], out_dir,
-                                   manifest)
+    synthetic_source.cutouts_shard(
+        catalog, {"truth": truth}, shard, n_shards, cfg["image"], cfg["settings"], out_dir, manifest
+    )
     return time.perf_counter() - t0
 
 
-def run_ours(catalog: str, truth: str, work: Path, size: int, scale: float, n_proc: int, n: int) -> float:
+def run_ours(
+    catalog: str, truth: str, work: Path, size: int, scale: float, n_proc: int, n: int
+) -> float:
     out = work / f"ours-{size}-{n_proc}"
     out.mkdir()
     cfg = {"image": {"size": size, "scale": scale}, "settings": {"seed": 1, "render": {}}}
-    jobs = [(catalog, truth, str(out), k, n_proc, cfg, str(out / f"m{k}.csv")) for k in range(n_proc)]
+    jobs = [
+        (catalog, truth, str(out), k, n_proc, cfg, str(out / f"m{k}.csv")) for k in range(n_proc)
+    ]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(n_proc) as pool:
         list(pool.map(_shard, jobs))
@@ -70,7 +79,9 @@ def run_ours(catalog: str, truth: str, work: Path, size: int, scale: float, n_pr
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=200, help="galaxies per measurement")
     ap.add_argument("--out", default="benchmarks/results/render_speed.json")
     args = ap.parse_args()
@@ -88,19 +99,52 @@ def main() -> None:
             for row in rows.itertuples(index=False):
                 naive_render(row, size, scale, synthetic.galaxy_seed(1, row.objID), settings)
             naive = args.n / (time.perf_counter() - t0)
-            results["runs"].append({"method": "naive", "size": size, "processes": 1, "galaxies_per_s": naive,
-                                    "galaxies_per_s_per_core": naive})
-            print(f"{size:4d} px  naive per-band GalSim, 1 core: {naive:6.1f} galaxies/s", flush=True)
+            results["runs"].append(
+                {
+                    "method": "naive",
+                    "size": size,
+                    "processes": 1,
+                    "galaxies_per_s": naive,
+                    "galaxies_per_s_per_core": naive,
+                }
+            )
+            print(
+                f"{size:4d} px  naive per-band GalSim, 1 core: {naive:6.1f} galaxies/s", flush=True
+            )
             for n_proc in sorted({1, cores}):
-                rate = run_ours(str(work / "catalog.csv"), str(work / "truth.csv"), work, size, scale, n_proc, args.n)
-                results["runs"].append({"method": "ours", "size": size, "processes": n_proc, "galaxies_per_s": rate,
-                                        "galaxies_per_s_per_core": rate / n_proc})
-                print(f"{size:4d} px  ours, {n_proc} process(es): {rate:6.1f} galaxies/s "
-                      f"({rate / n_proc:.1f} per core; {rate / naive:.2f}x naive per core at 1)", flush=True)
-    best = max(r["galaxies_per_s_per_core"] for r in results["runs"] if r["method"] == "ours" and r["size"] == 128)
+                rate = run_ours(
+                    str(work / "catalog.csv"),
+                    str(work / "truth.csv"),
+                    work,
+                    size,
+                    scale,
+                    n_proc,
+                    args.n,
+                )
+                results["runs"].append(
+                    {
+                        "method": "ours",
+                        "size": size,
+                        "processes": n_proc,
+                        "galaxies_per_s": rate,
+                        "galaxies_per_s_per_core": rate / n_proc,
+                    }
+                )
+                print(
+                    f"{size:4d} px  ours, {n_proc} process(es): {rate:6.1f} galaxies/s "
+                    f"({rate / n_proc:.1f} per core; {rate / naive:.2f}x naive per core at 1)",
+                    flush=True,
+                )
+    best = max(
+        r["galaxies_per_s_per_core"]
+        for r in results["runs"]
+        if r["method"] == "ours" and r["size"] == 128
+    )
     results["estimate_150k_core_hours_128px"] = 150_000 / best / 3600
-    print(f"150k galaxies at 128 px: {results['estimate_150k_core_hours_128px']:.2f} core-hours "
-          f"({results['estimate_150k_core_hours_128px'] * 60 / 16:.0f} min on 16 cores)")
+    print(
+        f"150k galaxies at 128 px: {results['estimate_150k_core_hours_128px']:.2f} core-hours "
+        f"({results['estimate_150k_core_hours_128px'] * 60 / 16:.0f} min on 16 cores)"
+    )
     files.write_json(results, args.out)
 
 

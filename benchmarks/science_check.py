@@ -35,11 +35,18 @@ def paired_ratio(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 2000, seed: int
     idx = np.random.default_rng(seed).integers(0, len(both), (n_boot, len(both)))
     ratios = nmad(ra[idx]) / nmad(rb[idx])
     q = np.quantile(ratios, [0.025, 0.16, 0.84, 0.975])
-    return {"ratio": float(nmad(ra) / nmad(rb)), "ci68": [float(q[1]), float(q[2])], "ci95": [float(q[0]), float(q[3])],
-            "fraction_of_resamples_below_0.9": float(np.mean(ratios < 0.9)), "n": len(both)}
+    return {
+        "ratio": float(nmad(ra) / nmad(rb)),
+        "ci68": [float(q[1]), float(q[2])],
+        "ci95": [float(q[0]), float(q[3])],
+        "fraction_of_resamples_below_0.9": float(np.mean(ratios < 0.9)),
+        "n": len(both),
+    }
 
 
-def term_recovery(pred: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame, terms: list[str]) -> dict:
+def term_recovery(
+    pred: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame, terms: list[str]
+) -> dict:
     """How much of each truth term a model's predictions carry: the slope of (pred - MZR) on each
     term, jointly fitted over the test galaxies (1 = fully recovered, 0 = not seen)."""
     from galaxy_cnn.synthetic import tremonti_mzr
@@ -52,13 +59,19 @@ def term_recovery(pred: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("run", type=Path)
     ap.add_argument("--target", default="oh_p50")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     r = args.run / "results"
-    metrics = pd.read_csv(r / "metrics.csv").query("target == @args.target").sort_values("size", ascending=False)
+    metrics = (
+        pd.read_csv(r / "metrics.csv")
+        .query("target == @args.target")
+        .sort_values("size", ascending=False)
+    )
     floor = json.loads((r / "synthetic" / "floor.json").read_text())[args.target]
     catalog = json.loads((r / "catalog.json").read_text())
     split = json.loads((r / "split.json").read_text())
@@ -67,39 +80,73 @@ def main() -> None:
     pub = paper.SIZES.set_index("size")
     sizes = []
     for row in metrics.itertuples():
-        entry = {k: getattr(row, k) for k in ("size", "n", "rmse", "rmse_lo", "rmse_hi", "nmad", "nmad_lo", "nmad_hi",
-                                              "baseline_nmad", "coverage_1sigma", "coverage_2sigma", "median_pred_std")}
+        entry = {
+            k: getattr(row, k)
+            for k in (
+                "size",
+                "n",
+                "rmse",
+                "rmse_lo",
+                "rmse_hi",
+                "nmad",
+                "nmad_lo",
+                "nmad_hi",
+                "baseline_nmad",
+                "coverage_1sigma",
+                "coverage_2sigma",
+                "median_pred_std",
+            )
+        }
         entry = {k: (int(v) if k in ("size", "n") else float(v)) for k, v in entry.items()}
         entry["nmad_over_baseline"] = entry["nmad"] / entry["baseline_nmad"]
         if row.size in pub.index:
             entry["paper_nmad"] = float(pub.loc[row.size, "nmad"])
-            entry["paper_nmad_over_baseline"] = float(pub.loc[row.size, "nmad"] / paper.HEADLINE["baseline"][2])
+            entry["paper_nmad_over_baseline"] = float(
+                pub.loc[row.size, "nmad"] / paper.HEADLINE["baseline"][2]
+            )
         sizes.append(entry)
     read = lambda s: pd.read_csv(r / "predictions" / f"{args.target}-{s}px.csv")  # noqa: E731
     truth = pd.read_csv(r / "synthetic" / "truth.csv")
     cat = pd.read_csv(r / "catalog.csv", usecols=["objID", "lgm_tot_p50"])
-    terms = [t for t in truth.columns if t.endswith("_term")] + ["hidden_scatter"]  # whatever the universe has
+    terms = [t for t in truth.columns if t.endswith("_term")] + [
+        "hidden_scatter"
+    ]  # whatever the universe has
     for entry in sizes:
         entry["term_recovery"] = term_recovery(read(entry["size"]), truth, cat, terms)
-    ratio = paired_ratio(read(largest), read(16)) if 16 in set(metrics["size"]) and largest != 16 else None
+    ratio = (
+        paired_ratio(read(largest), read(16))
+        if 16 in set(metrics["size"]) and largest != 16
+        else None
+    )
     report = {
         "what": "science check on the synthetic universe: NMAD against image size with bootstrap intervals",
-        "run": str(args.run), "floor": floor, "sizes": sizes,
+        "run": str(args.run),
+        "floor": floor,
+        "sizes": sizes,
         f"nmad_{largest}px_over_nmad_16px": ratio,
         "paper_nmad_128px_over_16px": float(pub.loc[128, "nmad"] / pub.loc[16, "nmad"]),
-        "random_forests": (pd.read_csv(r / "baselines.csv").to_dict("records") if (r / "baselines.csv").exists()
-                           else None),
+        "random_forests": (
+            pd.read_csv(r / "baselines.csv").to_dict("records")
+            if (r / "baselines.csv").exists()
+            else None
+        ),
         "split": {k: split[k] for k in ("train", "valid", "test", "fractions", "seed")},
-        "catalog": {k: catalog.get(k) for k in ("source", "settings", "rows_out", "renderer_digest")},
-        "train": model["members"][0]["train"], "calibration": model["calibration"],
-        "device": model["members"][0]["device"], "provenance": provenance.collect(),
+        "catalog": {
+            k: catalog.get(k) for k in ("source", "settings", "rows_out", "renderer_digest")
+        },
+        "train": model["members"][0]["train"],
+        "calibration": model["calibration"],
+        "device": model["members"][0]["device"],
+        "provenance": provenance.collect(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(pd.DataFrame(sizes).drop(columns="term_recovery").to_string(index=False))
     print(pd.DataFrame({e["size"]: e["term_recovery"] for e in sizes}).round(2).to_string())
     if ratio:
-        print(f"NMAD {largest} px / 16 px = {ratio['ratio']:.3f}, 68% {ratio['ci68']}, 95% {ratio['ci95']}")
+        print(
+            f"NMAD {largest} px / 16 px = {ratio['ratio']:.3f}, 68% {ratio['ci68']}, 95% {ratio['ci95']}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ from galaxy_cnn.tta import calibrate_sigma, predict_tta  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("run", type=Path)
     ap.add_argument("--size", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=5)
@@ -42,33 +44,55 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     r = args.run / "results"
-    paths = [str(r / p) for p in ("packed/images.npy", "packed/index.csv", "catalog.csv", "split.csv")]
+    paths = [
+        str(r / p) for p in ("packed/images.npy", "packed/index.csv", "catalog.csv", "split.csv")
+    ]
     data = load_train_data(*paths, "oh_p50", args.size)
     images, index = load_packed(paths[0], paths[1])
     split = pd.read_csv(paths[3], dtype={"objID": "int64"})
     rows, _, test_y, _ = select_split(index, read_catalog(paths[2]), split, "oh_p50", "test")
     test_x = downsample(images[rows], args.size)
     valid_x, valid_y = data.valid_x.numpy(), data.valid_y.numpy()
-    base = TrainSettings(engine="fast", epochs=args.epochs, batch_size=64, lr=3e-3, weight_decay=0.01, max_shift=0.03,
-                         device="cpu")
+    base = TrainSettings(
+        engine="fast",
+        epochs=args.epochs,
+        batch_size=64,
+        lr=3e-3,
+        weight_decay=0.01,
+        max_shift=0.03,
+        device="cpu",
+    )
     seeds = [int(s) for s in args.seeds.split(",")]
     members: dict[tuple[str, int], torch.nn.Module] = {}
     timings = {}
     for loss, loss_seeds in (("rmse", seeds), ("gaussian", seeds), ("beta_nll", seeds[:1])):
         for seed in loss_seeds:
             t0 = time.perf_counter()
-            model, _ = train_fast(data.train_x, data.train_y, data.valid_x, data.valid_y, args.size,
-                                  replace(base, loss=loss, seed=seed), torch.device("cpu"), log=lambda m: None)
+            model, _ = train_fast(
+                data.train_x,
+                data.train_y,
+                data.valid_x,
+                data.valid_y,
+                args.size,
+                replace(base, loss=loss, seed=seed),
+                torch.device("cpu"),
+                log=lambda m: None,
+            )
             precise_batchnorm(model, data.train_x, 128)
             if loss == "rmse":
                 model.drop_sigma_head()  # as the workflow does: sigma from the spread of views and seeds
             members[(loss, seed)] = model.eval()
             timings[f"{loss}_seed{seed}"] = time.perf_counter() - t0
-            print(f"trained {loss} seed {seed} in {timings[f'{loss}_seed{seed}']:.0f} s", flush=True)
-    options = {"point (rmse, 1 seed)": [("rmse", seeds[0])], "gaussian (1 seed)": [("gaussian", seeds[0])],
-               "beta_nll (1 seed)": [("beta_nll", seeds[0])],
-               f"ensemble of {len(seeds)} rmse seeds": [("rmse", s) for s in seeds],
-               f"ensemble of {len(seeds)} gaussian seeds": [("gaussian", s) for s in seeds]}
+            print(
+                f"trained {loss} seed {seed} in {timings[f'{loss}_seed{seed}']:.0f} s", flush=True
+            )
+    options = {
+        "point (rmse, 1 seed)": [("rmse", seeds[0])],
+        "gaussian (1 seed)": [("gaussian", seeds[0])],
+        "beta_nll (1 seed)": [("beta_nll", seeds[0])],
+        f"ensemble of {len(seeds)} rmse seeds": [("rmse", s) for s in seeds],
+        f"ensemble of {len(seeds)} gaussian seeds": [("gaussian", s) for s in seeds],
+    }
     options |= {f"gaussian seed {s}": [("gaussian", s)] for s in seeds[1:]}
     options |= {f"point seed {s}": [("rmse", s)] for s in seeds[1:]}
     results = {}
@@ -78,12 +102,26 @@ def main() -> None:
         scale = calibrate_sigma(valid_y, valid.mean, valid.std)
         test = predict_tta(ens, test_x, 256, 8, "cpu", progress=False)
         res = test.mean - test_y
-        results[name] = {"rmse": metrics.rmse(res), "nmad": metrics.nmad(res), "sigma_scale": scale,
-                         **metrics.uncertainty_summary(test_y, test.mean, test.std * scale)}
+        results[name] = {
+            "rmse": metrics.rmse(res),
+            "nmad": metrics.nmad(res),
+            "sigma_scale": scale,
+            **metrics.uncertainty_summary(test_y, test.mean, test.std * scale),
+        }
         print(name, {k: round(v, 4) for k, v in results[name].items()}, flush=True)
-    report = {"what": "uncertainty options on the same data", "run": str(args.run), "size": args.size,
-              "n_train": len(data.train_x), "n_valid": len(valid_y), "n_test": len(test_y), "epochs": args.epochs,
-              "seeds": seeds, "results": results, "train_seconds": timings, "provenance": provenance.collect()}
+    report = {
+        "what": "uncertainty options on the same data",
+        "run": str(args.run),
+        "size": args.size,
+        "n_train": len(data.train_x),
+        "n_valid": len(valid_y),
+        "n_test": len(test_y),
+        "epochs": args.epochs,
+        "seeds": seeds,
+        "results": results,
+        "train_seconds": timings,
+        "provenance": provenance.collect(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -19,12 +19,19 @@ SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or 
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is absent (real SDSS data are only on the developers' machines)")
+        pytest.skip(
+            "../shared/data is absent (real SDSS data are only on the developers' machines)"
+        )
     return SHARED_DATA
 
 
-def run_snakemake(*args: str, workdir: Path | None = None, check: bool = True, timeout: int = 1500,
-                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_snakemake(
+    *args: str,
+    workdir: Path | None = None,
+    check: bool = True,
+    timeout: int = 1500,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real Snakemake on this repository's Snakefile (optionally in another directory)."""
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args]
     if workdir is not None:
@@ -32,7 +39,9 @@ def run_snakemake(*args: str, workdir: Path | None = None, check: bool = True, t
     env = os.environ | {"PYTHONWARNINGS": "ignore"} | (env or {})
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -57,7 +66,7 @@ def job_counts(output: str) -> dict[str, int]:
     """Snakemake's 'Job stats' table as {rule: count}, without `all` and `total`."""
     if "Job stats:" not in output:
         return {}
-    table = output[output.index("Job stats:"):].split("\n\n")[0]
+    table = output[output.index("Job stats:") :].split("\n\n")[0]
     import re
 
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}

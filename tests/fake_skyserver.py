@@ -33,16 +33,26 @@ def make_rows(n: int, seed: int = 0, duplicates: int = 3, outside: int = 0) -> l
     for k in range(n):
         spec += int(rng.integers(1, 10**9))
         dec = float(rng.uniform(-10, 60)) if k >= outside else float(rng.uniform(-60, -40))
-        rows.append({
-            "objID": 1237648700000000000 + 7919 * k + int(rng.integers(0, 7919)),
-            "specObjID": spec, "ra": round(float(rng.uniform(0, 360)), 6), "dec": round(dec, 6),
-            "z": round(float(rng.uniform(0.02, 0.2)), 5), "zErr": 1e-5,
-            **{f"modelMag_{b}": round(float(rng.uniform(14, 18)), 4) for b in "ugriz"},
-            "petroMag_r": 17.0, "petroR50_r": 2.5, "petroR90_r": 6.0,
-            "oh_p16": 8.8, "oh_p50": round(float(rng.normal(8.9, 0.2)), 5), "oh_p84": 9.0,
-            "lgm_tot_p50": round(float(rng.normal(10, 0.5)), 4) if k % 17 else -9999,
-            "sfr_tot_p50": 0.1, "bptclass": 1,
-        })
+        rows.append(
+            {
+                "objID": 1237648700000000000 + 7919 * k + int(rng.integers(0, 7919)),
+                "specObjID": spec,
+                "ra": round(float(rng.uniform(0, 360)), 6),
+                "dec": round(dec, 6),
+                "z": round(float(rng.uniform(0.02, 0.2)), 5),
+                "zErr": 1e-5,
+                **{f"modelMag_{b}": round(float(rng.uniform(14, 18)), 4) for b in "ugriz"},
+                "petroMag_r": 17.0,
+                "petroR50_r": 2.5,
+                "petroR90_r": 6.0,
+                "oh_p16": 8.8,
+                "oh_p50": round(float(rng.normal(8.9, 0.2)), 5),
+                "oh_p84": 9.0,
+                "lgm_tot_p50": round(float(rng.normal(10, 0.5)), 4) if k % 17 else -9999,
+                "sfr_tot_p50": 0.1,
+                "bptclass": 1,
+            }
+        )
     for k in range(duplicates):  # one photometric object, two spectra
         twin = dict(rows[k])
         spec += 1
@@ -56,7 +66,9 @@ def jpeg(width: int, height: int, seed: int, text_like: bool = False) -> bytes:
     arr = rng.integers(0, 40, (height, width, 3), dtype=np.uint8)
     if not text_like:  # a galaxy of random size and colour
         yy, xx = np.mgrid[:height, :width]
-        r2 = ((yy - height / 2) ** 2 + (xx - width / 2) ** 2) / (rng.uniform(0.005, 0.05) * width * height)
+        r2 = ((yy - height / 2) ** 2 + (xx - width / 2) ** 2) / (
+            rng.uniform(0.005, 0.05) * width * height
+        )
         blob = np.exp(-r2)[..., None] * rng.uniform(80, 215, 3)
         arr = np.clip(arr + blob, 0, 255).astype(np.uint8)
     buf = io.BytesIO()
@@ -65,8 +77,14 @@ def jpeg(width: int, height: int, seed: int, text_like: bool = False) -> bytes:
 
 
 class FakeSkyServer:
-    def __init__(self, rows: list[dict], queries_per_minute: int = 60, cutout_delay: float = 0.0,
-                 slow_seconds: float = 3.0, footprint_min_dec: float = -25.0):
+    def __init__(
+        self,
+        rows: list[dict],
+        queries_per_minute: int = 60,
+        cutout_delay: float = 0.0,
+        slow_seconds: float = 3.0,
+        footprint_min_dec: float = -25.0,
+    ):
         self.rows = sorted(rows, key=lambda r: r["specObjID"])
         self.columns = list(rows[0])
         self.queries_per_minute = queries_per_minute
@@ -109,15 +127,39 @@ class FakeSkyServer:
             throttled = len(self.query_times) > self.queries_per_minute
         sql = re.sub(r"--[^\n]*", "", cmd).replace(";", "").strip()
         if fault == "500":
-            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
-                                                        "ErrorMessage": "Execution Timeout Expired.", "LogMessageID": 1})
+            return (
+                500,
+                "application/json",
+                json.dumps(
+                    {
+                        "ErrorCode": 500,
+                        "ErrorType": "InternalServerError",
+                        "ErrorMessage": "Execution Timeout Expired.",
+                        "LogMessageID": 1,
+                    }
+                ),
+            )
         if fault == "html":
-            return 200, "text/html", "<html><head><title>Skyserver Error</title></head><body>error</body></html>"
+            return (
+                200,
+                "text/html",
+                "<html><head><title>Skyserver Error</title></head><body>error</body></html>",
+            )
         if throttled or fault == "throttle":
-            return 200, "text/plain", (f"#Table1\nerror_message\nERROR: Maximum {self.queries_per_minute} "
-                                       f"queries allowed per minute. Rejected query: {sql[:60]}\n")
+            return (
+                200,
+                "text/plain",
+                (
+                    f"#Table1\nerror_message\nERROR: Maximum {self.queries_per_minute} "
+                    f"queries allowed per minute. Rejected query: {sql[:60]}\n"
+                ),
+            )
         if not sql.upper().startswith("SELECT"):
-            return 200, "text/plain", "#Table1\nerror_message\nerror: only SELECT statements are allowed\n"
+            return (
+                200,
+                "text/plain",
+                "#Table1\nerror_message\nerror: only SELECT statements are allowed\n",
+            )
         top = re.match(r"SELECT\s+TOP\s+(\d+)\s", sql, re.I)
         if top and int(top[1]) > SQL_MAX_ROWS:
             return 200, "text/plain", "#Table1\nerror_message\nerror: limit is  top 500000 rows\n"
@@ -127,8 +169,17 @@ class FakeSkyServer:
         aliases = re.findall(r"\bAS\s+(\w+)\s*(?:,|FROM)", sql, re.I)
         unknown = [a for a in aliases if a not in self.columns]
         if unknown:
-            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
-                                                        "ErrorMessage": f"Invalid column name '{unknown[0]}'."})
+            return (
+                500,
+                "application/json",
+                json.dumps(
+                    {
+                        "ErrorCode": 500,
+                        "ErrorType": "InternalServerError",
+                        "ErrorMessage": f"Invalid column name '{unknown[0]}'.",
+                    }
+                ),
+            )
         after = re.search(r"specObjID\s*>\s*(\d+)", sql)
         rows = [r for r in self.rows if not after or r["specObjID"] > int(after[1])]
         rows = rows[: min(int(top[1]) if top else SQL_MAX_ROWS, SQL_MAX_ROWS)]
@@ -143,35 +194,69 @@ class FakeSkyServer:
         """`SELECT TOP n q.* FROM (<selection>) AS q WHERE q.objID > last ORDER BY q.objID` over the
         photometric objects (one row per objID): the selection's columns (`col` or `T.col AS name`)
         and a WHERE of `col BETWEEN a AND b` / `col < x` / `col > x` terms joined by AND."""
-        m = re.match(r"SELECT\s+(?:TOP\s+\d+\s+)?(.+?)\s+FROM\s+\w+(?:\s+AS\s+\w+)?(?:\s+WHERE\s+(.+))?$", inner,
-                     re.I | re.S)
+        m = re.match(
+            r"SELECT\s+(?:TOP\s+\d+\s+)?(.+?)\s+FROM\s+\w+(?:\s+AS\s+\w+)?(?:\s+WHERE\s+(.+))?$",
+            inner,
+            re.I | re.S,
+        )
         if not m or re.search(r"ORDER\s+BY", inner, re.I):
-            return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
-                                                        "ErrorMessage": "Incorrect syntax in the subquery."})
+            return (
+                500,
+                "application/json",
+                json.dumps(
+                    {
+                        "ErrorCode": 500,
+                        "ErrorType": "InternalServerError",
+                        "ErrorMessage": "Incorrect syntax in the subquery.",
+                    }
+                ),
+            )
         cols = []
         for item in m[1].split(","):
             parts = re.split(r"\s+AS\s+", item.strip(), flags=re.I)
-            expr, alias = parts[0].split(".")[-1], parts[1] if len(parts) > 1 else parts[0].split(".")[-1]
+            expr, alias = (
+                parts[0].split(".")[-1],
+                parts[1] if len(parts) > 1 else parts[0].split(".")[-1],
+            )
             if expr not in self.columns:
-                return 500, "application/json", json.dumps({"ErrorCode": 500, "ErrorType": "InternalServerError",
-                                                            "ErrorMessage": f"Invalid column name '{expr}'."})
+                return (
+                    500,
+                    "application/json",
+                    json.dumps(
+                        {
+                            "ErrorCode": 500,
+                            "ErrorType": "InternalServerError",
+                            "ErrorMessage": f"Invalid column name '{expr}'.",
+                        }
+                    ),
+                )
             cols.append((expr, alias))
         photo = {r["objID"]: r for r in self.rows}
         rows = sorted(photo.values(), key=lambda r: r["objID"])
-        where = re.sub(r"\s+BETWEEN\s+([-\d.]+)\s+AND\s+", r" BETWEEN \1 ~ ", m[2] or "", flags=re.I)
+        where = re.sub(
+            r"\s+BETWEEN\s+([-\d.]+)\s+AND\s+", r" BETWEEN \1 ~ ", m[2] or "", flags=re.I
+        )
         for term in re.split(r"\s+AND\s+", where, flags=re.I) if where else []:
-            between = re.match(r"(?:\w+\.)?(\w+)\s+BETWEEN\s+([-\d.]+)\s+~\s+([-\d.]+)", term.strip(), re.I)
+            between = re.match(
+                r"(?:\w+\.)?(\w+)\s+BETWEEN\s+([-\d.]+)\s+~\s+([-\d.]+)", term.strip(), re.I
+            )
             compare = re.match(r"(?:\w+\.)?(\w+)\s*([<>])\s*([-\d.]+)$", term.strip())
             if between:
                 lo, hi = float(between[2]), float(between[3])
                 rows = [r for r in rows if lo <= r[between[1]] <= hi]
             elif compare:
                 value = float(compare[3])
-                rows = [r for r in rows if (r[compare[1]] < value if compare[2] == "<" else r[compare[1]] > value)]
+                rows = [
+                    r
+                    for r in rows
+                    if (r[compare[1]] < value if compare[2] == "<" else r[compare[1]] > value)
+                ]
         after = re.search(r"objID\s*>\s*(\d+)", outer)
         rows = [r for r in rows if not after or r["objID"] > int(after[1])]
         rows = rows[: int(top[1]) if top else SQL_MAX_ROWS]
-        lines = ["#Table1", ",".join(a for _, a in cols)] + [",".join(_fmt(r[e]) for e, _ in cols) for r in rows]
+        lines = ["#Table1", ",".join(a for _, a in cols)] + [
+            ",".join(_fmt(r[e]) for e, _ in cols) for r in rows
+        ]
         body = "\n".join(lines) + "\n"
         return 200, "text/plain", body[: len(body) // 2] if fault == "truncate" else body
 
@@ -183,7 +268,12 @@ class FakeSkyServer:
             height = int(query.get("height", ["128"])[0])
             float(query.get("scale", ["0.396127"])[0])
         except (KeyError, ValueError):
-            return 400, "application/json", json.dumps({"ErrorCode": 400, "ErrorMessage": "bad parameter"}).encode(), None
+            return (
+                400,
+                "application/json",
+                json.dumps({"ErrorCode": 400, "ErrorMessage": "bad parameter"}).encode(),
+                None,
+            )
         width, height = (min(max(v, 64), 2048) for v in (width, height))  # silently clipped
         obj = self.by_position.get((round(ra, 5), round(dec, 5)), 0)
         with self.lock:
@@ -199,7 +289,12 @@ class FakeSkyServer:
             time.sleep(self.slow_seconds)
         if fault == "html":
             return 200, "text/html", b"<html><title>Skyserver Error</title></html>", None
-        return 200, "image/jpeg", jpeg(width, height, obj), fault  # 'truncate' / 'drop' handled on send
+        return (
+            200,
+            "image/jpeg",
+            jpeg(width, height, obj),
+            fault,
+        )  # 'truncate' / 'drop' handled on send
 
     def _handler(self):
         server = self

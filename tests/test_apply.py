@@ -41,7 +41,9 @@ def trained(sky, tmp_path_factory):
 
 
 def _config(work, cfg, name, entry):
-    cfg = yaml.safe_load(yaml.safe_dump(cfg)) | {"apply": {name: {"model": MODEL, "shards": 3} | entry}}
+    cfg = yaml.safe_load(yaml.safe_dump(cfg)) | {
+        "apply": {name: {"model": MODEL, "shards": 3} | entry}
+    }
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -49,8 +51,14 @@ def _config(work, cfg, name, entry):
 
 def _positions(work, rows):
     new = rows[60:]
-    table = pd.DataFrame({"objID": [str(r["objID"]) for r in new], "ra": [r["ra"] for r in new],
-                          "dec": [r["dec"] for r in new], "field": [f"f{k % 3}" for k in range(len(new))]})
+    table = pd.DataFrame(
+        {
+            "objID": [str(r["objID"]) for r in new],
+            "ra": [r["ra"] for r in new],
+            "dec": [r["dec"] for r in new],
+            "field": [f"f{k % 3}" for k in range(len(new))],
+        }
+    )
     table.loc[len(table)] = ["1.2376487e+18", 10.0, 10.0, "f9"]  # a rounded objID: rejected, listed
     table.loc[len(table)] = [str(new[0]["objID"] + 1), 500.0, 10.0, "f9"]  # an impossible ra
     table.to_csv(work / "positions.csv", index=False)
@@ -58,7 +66,9 @@ def _positions(work, rows):
 
 
 def _check_positions_result(work, name, table, rows):
-    out = pd.read_csv(work / "results" / "applied" / f"{name}.csv", dtype={"objID": "Int64", "input": str})
+    out = pd.read_csv(
+        work / "results" / "applied" / f"{name}.csv", dtype={"objID": "Int64", "input": str}
+    )
     assert len(out) == len(table)  # one row per input position, each once
     assert sorted(out["input"]) == sorted(table["objID"])
     status = out.set_index("input")["status"]
@@ -69,7 +79,10 @@ def _check_positions_result(work, name, table, rows):
     assert set(status[status == "rejected"].index) == {"1.2376487e+18", str(rows[60]["objID"] + 1)}
     ok = out[out["status"] == "ok"]
     assert len(ok) == 60 - 6 and np.isfinite(ok["pred"]).all() and (ok["pred_std"] > 0).all()
-    assert out.loc[out["status"] != "ok", "pred"].isna().all() and (out.loc[out["status"] != "ok", "reason"] != "").all()
+    assert (
+        out.loc[out["status"] != "ok", "pred"].isna().all()
+        and (out.loc[out["status"] != "ok", "reason"] != "").all()
+    )
     assert set(ok["field"]) <= {"f0", "f1", "f2"}  # carried through
     return out
 
@@ -80,9 +93,21 @@ def test_positions_and_a_kill_and_rerun(sky, trained):
     table = _positions(work, rows)
     path = _config(work, cfg, "pos", {"positions": str(work / "positions.csv")})
     server.cutout_delay = 0.05
-    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile", str(path),
-           "--cores", "2", "results/applied/pos.csv"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        "results/applied/pos.csv",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     cut = work / "results" / "applied" / "pos" / "cutouts"
     deadline = time.monotonic() + 120
     while len(list(cut.glob("*.jpg"))) < 15 and time.monotonic() < deadline:
@@ -93,13 +118,17 @@ def test_positions_and_a_kill_and_rerun(sky, trained):
     requests_before = sum(server.cutout_requests.values())
     server.cutout_delay = 0.0
     run_snakemake("--unlock", "--configfile", str(path), workdir=work)
-    run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/pos.csv", workdir=work)
+    run_snakemake(
+        "--configfile", str(path), "--cores", "2", "results/applied/pos.csv", workdir=work
+    )
     again = sum(server.cutout_requests.values()) - requests_before
     assert again < 60 - 15 + 3 * 4 + 10, "verified cutouts are not fetched again"
     out = _check_positions_result(work, "pos", table, rows)
     # the same model on the same images through the folder path gives the same numbers
     folder = _config(work, cfg, "folder", {"images": str(cut)})
-    run_snakemake("--configfile", str(folder), "--cores", "2", "results/applied/folder.csv", workdir=work)
+    run_snakemake(
+        "--configfile", str(folder), "--cores", "2", "results/applied/folder.csv", workdir=work
+    )
     via_folder = pd.read_csv(work / "results" / "applied" / "folder.csv", dtype={"objID": "Int64"})
     both = out[out["status"] == "ok"].merge(via_folder, on="objID", suffixes=("", "_folder"))
     assert len(both) == 54
@@ -113,7 +142,9 @@ def test_positions_and_a_kill_and_rerun(sky, trained):
     assert str(fits["pred"].unit) == "dex" and str(fits["ra"].unit) == "deg"
     fits_ok = fits[fits["status"] == "ok"]
     assert sorted(int(v) for v in fits_ok["objID"]) == sorted(int(v) for v in both["objID"])
-    assert fits.meta["TARGET"] == "oh_p50" and fits.meta["MODELPX"] == 8 and fits.meta["CUTPX"] == 64
+    assert (
+        fits.meta["TARGET"] == "oh_p50" and fits.meta["MODELPX"] == 8 and fits.meta["CUTPX"] == 64
+    )
     assert int(fits["objID"].mask.sum()) == 1  # the rounded objID has none
 
 
@@ -125,7 +156,9 @@ def test_a_query(sky, trained):
     cfg_q = yaml.safe_load(path.read_text())
     cfg_q["sdss"]["page_size"] = 25
     path.write_text(yaml.safe_dump(cfg_q))
-    run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/region.csv", workdir=work)
+    run_snakemake(
+        "--configfile", str(path), "--cores", "2", "results/applied/region.csv", workdir=work
+    )
     out = pd.read_csv(work / "results" / "applied" / "region.csv", dtype={"objID": "Int64"})
     want = {r["objID"] for r in rows if 0 <= r["ra"] <= 180}
     assert set(out["objID"]) == want and out["objID"].is_unique
@@ -138,20 +171,34 @@ def test_an_outage_stops_apply_and_a_plain_rerun_retries(sky, trained):
     server, rows = sky
     work, cfg = trained
     new = rows[60:70]
-    pd.DataFrame({"objID": [r["objID"] for r in new], "ra": [r["ra"] for r in new],
-                  "dec": [r["dec"] for r in new]}).to_csv(work / "outage.csv", index=False)
+    pd.DataFrame(
+        {
+            "objID": [r["objID"] for r in new],
+            "ra": [r["ra"] for r in new],
+            "dec": [r["dec"] for r in new],
+        }
+    ).to_csv(work / "outage.csv", index=False)
     path = _config(work, cfg, "outage", {"positions": str(work / "outage.csv"), "shards": 1})
     down = {r["objID"] for r in new}
     server.always_fail.update(down)  # SkyServer answers 500 to these while it is down
     try:
-        proc = run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/outage.csv", workdir=work,
-                             check=False)
+        proc = run_snakemake(
+            "--configfile",
+            str(path),
+            "--cores",
+            "2",
+            "results/applied/outage.csv",
+            workdir=work,
+            check=False,
+        )
     finally:
         server.always_fail.difference_update(down)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "10 of 10 cutouts failed to download" in text, text[-2000:]
     assert "run the same command again" in text and "Traceback" not in text
-    run_snakemake("--configfile", str(path), "--cores", "2", "results/applied/outage.csv", workdir=work)
+    run_snakemake(
+        "--configfile", str(path), "--cores", "2", "results/applied/outage.csv", workdir=work
+    )
     out = pd.read_csv(work / "results" / "applied" / "outage.csv")
     assert (out["status"] == "ok").all() and len(out) == 10
 
@@ -160,19 +207,37 @@ def test_apply_with_no_prediction_at_all_fails(sky, trained, tmp_path):
     server, rows = sky
     work, cfg = trained
     outside = rows[100:104]  # outside the footprint: no cutout, no prediction
-    pd.DataFrame({"objID": [r["objID"] for r in outside], "ra": [r["ra"] for r in outside],
-                  "dec": [r["dec"] for r in outside]}).to_csv(work / "outside.csv", index=False)
+    pd.DataFrame(
+        {
+            "objID": [r["objID"] for r in outside],
+            "ra": [r["ra"] for r in outside],
+            "dec": [r["dec"] for r in outside],
+        }
+    ).to_csv(work / "outside.csv", index=False)
     big = tmp_path / "big"
     big.mkdir()
     from galaxy_cnn.images import jpeg_of
 
     for k in range(1, 4):  # 128 px images for a model of 64 px cutouts
         (big / f"{k}.jpg").write_bytes(jpeg_of(np.full((128, 128, 3), 40 * k, np.uint8)))
-    for name, entry, why in [("outside", {"positions": str(work / "outside.csv")}, "4 outside_footprint"),
-                             ("big", {"images": str(big)}, "image is 128x128 px, expected 64x64")]:
+    for name, entry, why in [
+        ("outside", {"positions": str(work / "outside.csv")}, "4 outside_footprint"),
+        ("big", {"images": str(big)}, "image is 128x128 px, expected 64x64"),
+    ]:
         path = _config(work, cfg, name, entry | {"shards": 1})
-        proc = run_snakemake("--configfile", str(path), "--cores", "2", f"results/applied/{name}.csv", workdir=work,
-                             check=False)
+        proc = run_snakemake(
+            "--configfile",
+            str(path),
+            "--cores",
+            "2",
+            f"results/applied/{name}.csv",
+            workdir=work,
+            check=False,
+        )
         text = proc.stdout + proc.stderr
-        assert proc.returncode != 0 and "no prediction for any of the" in text and why in text, text[-2000:]
-        assert "Traceback" not in text and not (work / "results" / "applied" / f"{name}.csv").exists()
+        assert proc.returncode != 0 and "no prediction for any of the" in text and why in text, (
+            text[-2000:]
+        )
+        assert (
+            "Traceback" not in text and not (work / "results" / "applied" / f"{name}.csv").exists()
+        )

@@ -35,14 +35,24 @@ def test_rendering_skips_verified_files_and_remakes_stale_ones(tmp_path):
     out = tmp_path / "cut"
 
     def render(**changes):
-        synthetic_source.cutouts_shard(str(tmp_path / "catalog.csv"), inputs, 0, 1, image | changes, settings,
-                                       str(out), str(tmp_path / "m.csv"))
+        synthetic_source.cutouts_shard(
+            str(tmp_path / "catalog.csv"),
+            inputs,
+            0,
+            1,
+            image | changes,
+            settings,
+            str(out),
+            str(tmp_path / "m.csv"),
+        )
         return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.jpg")}
 
     first = render()
     assert len(first) == 6 and (pd.read_csv(tmp_path / "m.csv")["status"] == "ok").all()
     assert render() == first  # nothing remade
-    (out / ".123.jpg.part").write_bytes(b"half")  # a killed run's leftover for a galaxy of this shard
+    (out / ".123.jpg.part").write_bytes(
+        b"half"
+    )  # a killed run's leftover for a galaxy of this shard
     (out / f".{cat['objID'][0]}.jpg.part").write_bytes(b"half")
     rescaled = render(scale=2.0)
     assert all(rescaled[n][1] != first[n][1] for n in first)

@@ -4,11 +4,20 @@ import pytest
 import torch
 from galaxy_cnn.device import GpuUnusable, granted_gpus, resolve_device
 
-pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where CUDA is unusable")
+pytestmark = pytest.mark.skipif(
+    torch.cuda.is_available(), reason="needs a machine where CUDA is unusable"
+)
 
 
-@pytest.mark.parametrize("env", [{"CUDA_VISIBLE_DEVICES": "0"}, {"SLURM_JOB_GPUS": "3"},
-                                 {"SLURM_GPUS_ON_NODE": "1"}, {"SLURM_STEP_GPUS": "0,1"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CUDA_VISIBLE_DEVICES": "0"},
+        {"SLURM_JOB_GPUS": "3"},
+        {"SLURM_GPUS_ON_NODE": "1"},
+        {"SLURM_STEP_GPUS": "0,1"},
+    ],
+)
 def test_a_granted_gpu_that_torch_cannot_use_stops_the_job(env):
     with pytest.raises(GpuUnusable) as err:
         resolve_device("auto", env)
@@ -17,8 +26,16 @@ def test_a_granted_gpu_that_torch_cannot_use_stops_the_job(env):
     assert "envs/train.yaml" in text and "train.device: cpu" in text
 
 
-@pytest.mark.parametrize("env", [{}, {"CUDA_VISIBLE_DEVICES": ""}, {"CUDA_VISIBLE_DEVICES": "-1"},
-                                 {"SLURM_GPUS_ON_NODE": "0"}, {"CUDA_VISIBLE_DEVICES": "NoDevFiles"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"CUDA_VISIBLE_DEVICES": ""},
+        {"CUDA_VISIBLE_DEVICES": "-1"},
+        {"SLURM_GPUS_ON_NODE": "0"},
+        {"CUDA_VISIBLE_DEVICES": "NoDevFiles"},
+    ],
+)
 def test_no_gpu_granted_means_the_cpu(env):
     assert granted_gpus(env) is None
     assert resolve_device("auto", env) == torch.device("cpu")

@@ -53,8 +53,12 @@ def test_the_reference_has_a_row_per_key_showing_each_configs_value():
 
 
 def test_a_key_without_description_is_found():
-    bare = {"properties": {"a": {"description": "x", "properties": {"b": {"type": "integer"}}},
-                           "m": {"description": "y", "additionalProperties": {"type": "array"}}}}
+    bare = {
+        "properties": {
+            "a": {"description": "x", "properties": {"b": {"type": "integer"}}},
+            "m": {"description": "y", "additionalProperties": {"type": "array"}},
+        }
+    }
     assert configdoc.undescribed(bare) == ["a.b", "m.{name}"]
 
 
@@ -91,8 +95,10 @@ def test_every_relative_link_resolves(page):
 
 def test_the_link_checker_sees_a_broken_link(tmp_path):
     page = tmp_path / "p.md"
-    page.write_text("# Top\n\n[a](p.md#top) [b](missing.md) `[c](in-code.md)` [d](https://x.org/y)\n"
-                    '<img src="img/a.png" width="9">\n')
+    page.write_text(
+        "# Top\n\n[a](p.md#top) [b](missing.md) `[c](in-code.md)` [d](https://x.org/y)\n"
+        '<img src="img/a.png" width="9">\n'
+    )
     assert relative_links(page) == ["p.md#top", "missing.md", "img/a.png"]
     assert anchors(page) == {"top"}
 
@@ -114,4 +120,6 @@ def test_conda_commands_also_show_the_snakemake_9_spelling():
     for page in PAGES:
         text = page.read_text()
         if "--use-conda" in text:
-            assert "--sdm conda" in text, f"{page.relative_to(ROOT)} shows --use-conda without --sdm conda"
+            assert "--sdm conda" in text, (
+                f"{page.relative_to(ROOT)} shows --use-conda without --sdm conda"
+            )

@@ -19,8 +19,17 @@ def tiny_run(tiny_run_once, tmp_path_factory):
 def test_every_output_exists(tiny_run):
     cfg = yaml.safe_load(TINY.read_text())
     r = tiny_run / "results"
-    for name in ["catalog.csv", "catalog.json", "catalog_rejected.csv", "cutouts/manifest.csv", "excluded.csv",
-                 "packed/images.npy", "split.csv", "metrics.csv", "synthetic/floor.json"]:
+    for name in [
+        "catalog.csv",
+        "catalog.json",
+        "catalog_rejected.csv",
+        "cutouts/manifest.csv",
+        "excluded.csv",
+        "packed/images.npy",
+        "split.csv",
+        "metrics.csv",
+        "synthetic/floor.json",
+    ]:
         assert (r / name).is_file(), name
     (seed,) = cfg["train"]["seeds"]
     for target, sizes in cfg["targets"].items():
@@ -30,11 +39,23 @@ def test_every_output_exists(tiny_run):
             assert (r / "predictions" / f"{target}-{s}px.csv").is_file()
             assert (tiny_run / "logs" / "train" / f"{target}-{s}px-seed{seed}.log").is_file()
             assert (r / "benchmarks" / "train" / f"{target}-{s}px-seed{seed}.tsv").is_file()
-    for fig in ["gallery", "distributions", "pred_vs_true", "metrics_vs_size", "stellar_mass", "mzr", "calibration"]:
+    for fig in [
+        "gallery",
+        "distributions",
+        "pred_vs_true",
+        "metrics_vs_size",
+        "stellar_mass",
+        "mzr",
+        "calibration",
+    ]:
         for ext in ("png", "pdf"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 5000
-    for name in ["baselines.csv", "tables/paper_comparison.csv", "tables/paper_comparison.md",
-                 "tables/run_summary.csv"]:
+    for name in [
+        "baselines.csv",
+        "tables/paper_comparison.csv",
+        "tables/paper_comparison.md",
+        "tables/run_summary.csv",
+    ]:
         assert (r / name).is_file(), name
 
 
@@ -44,19 +65,24 @@ def test_comparison_table_matches_metrics_and_paper(tiny_run):
     cmp = pd.read_csv(tiny_run / "results" / "tables" / "paper_comparison.csv")
     table = pd.read_csv(tiny_run / "results" / "metrics.csv").query("target == 'oh_p50'")
     for row in table.itertuples():
-        got = cmp[(cmp["quantity"] == "CNN Z_pred - Z_true") & (cmp["size"] == row.size)].set_index("metric")
+        got = cmp[(cmp["quantity"] == "CNN Z_pred - Z_true") & (cmp["size"] == row.size)].set_index(
+            "metric"
+        )
         assert got.loc["RMSE", "ours"] == pytest.approx(row.rmse, abs=1e-4)
         published = paper.SIZES.set_index("size").loc[row.size, "nmad"]
         assert got.loc["NMAD", "published"] == pytest.approx(published)
         assert got.loc["NMAD", "difference"] == pytest.approx(row.nmad - published, abs=2e-4)
-    assert {"rf_default", "rf_tuned"} == set(pd.read_csv(tiny_run / "results" / "baselines.csv")["model"])
+    assert {"rf_default", "rf_tuned"} == set(
+        pd.read_csv(tiny_run / "results" / "baselines.csv")["model"]
+    )
 
 
 def test_one_figure_rebuilds_alone_and_report_builds(tiny_run):
     fig = tiny_run / "results" / "figures" / "gallery.png"
     fig.unlink()
-    out = run_snakemake("--configfile", str(TINY), "--cores", "1", str(fig.relative_to(tiny_run)),
-                        workdir=tiny_run)
+    out = run_snakemake(
+        "--configfile", str(TINY), "--cores", "1", str(fig.relative_to(tiny_run)), workdir=tiny_run
+    )
     table = (out.stdout + out.stderr).split("Job stats:")[1].split("\n\n")[0]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", table, re.M))
     assert fig.is_file()
@@ -94,7 +120,9 @@ def test_metrics_agree_with_prediction_files(tiny_run):
         assert row.n == len(pred)
         assert row.rmse == pytest.approx(metrics.rmse(res), abs=1e-6)
         assert row.nmad == pytest.approx(metrics.nmad(res), abs=1e-6)
-        train_mean = cat.loc[cat["objID"].isin(split.loc[split["split"] == "train", "objID"]), row.target].mean()
+        train_mean = cat.loc[
+            cat["objID"].isin(split.loc[split["split"] == "train", "objID"]), row.target
+        ].mean()
         assert row.baseline_rmse == pytest.approx(metrics.rmse(train_mean - pred["true"]), abs=1e-6)
 
 
@@ -102,13 +130,24 @@ def test_floor_is_written_beside_the_catalog(tiny_run):
     floor = json.loads((tiny_run / "results" / "synthetic" / "floor.json").read_text())["oh_p50"]
     assert 0.03 < floor["floor_nmad"] < 0.1 and floor["n"] == 60
     metrics = pd.read_csv(tiny_run / "results" / "metrics.csv").query("target == 'oh_p50'")
-    assert (metrics["nmad"] > floor["floor_nmad"]).all()  # no predictor beats the scatter no image reveals
+    assert (
+        metrics["nmad"] > floor["floor_nmad"]
+    ).all()  # no predictor beats the scatter no image reveals
 
 
 def test_training_is_deterministic_given_the_seed(tiny_run):
     first = pd.read_csv(tiny_run / "results" / "predictions" / "oh_p50-4px.csv")
-    run_snakemake("--configfile", str(TINY), "--cores", "2", "--forcerun", "train", "--until",
-                  "results/predictions/oh_p50-4px.csv", workdir=tiny_run)
+    run_snakemake(
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "2",
+        "--forcerun",
+        "train",
+        "--until",
+        "results/predictions/oh_p50-4px.csv",
+        workdir=tiny_run,
+    )
     again = pd.read_csv(tiny_run / "results" / "predictions" / "oh_p50-4px.csv")
     np.testing.assert_allclose(first["pred"], again["pred"], atol=1e-5)
 
@@ -116,8 +155,14 @@ def test_training_is_deterministic_given_the_seed(tiny_run):
 def test_one_figure_rebuilds_alone(tiny_run):
     fig = tiny_run / "results" / "figures" / "metrics_vs_size.png"
     fig.unlink()
-    proc = run_snakemake("--configfile", str(TINY), "--cores", "1", "results/figures/metrics_vs_size.png",
-                         workdir=tiny_run)
+    proc = run_snakemake(
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "1",
+        "results/figures/metrics_vs_size.png",
+        workdir=tiny_run,
+    )
     assert fig.is_file()
     assert job_counts(proc.stdout + proc.stderr) == {"figure_metrics_vs_size": 1}
 
@@ -135,21 +180,36 @@ def test_run_summary_is_read_from_the_outputs_metadata(tiny_run):
             assert meta == json.loads((r / "models" / f"{target}-{s}px.json").read_text())
             assert model.sigma_scale == pytest.approx(meta["calibration"]["sigma_scale"])
             member = meta["members"][0]
-            assert member == json.loads((r / "models" / f"{target}-{s}px" / f"seed{seed}.json").read_text())
+            assert member == json.loads(
+                (r / "models" / f"{target}-{s}px" / f"seed{seed}.json").read_text()
+            )
             t = member["train"]
             assert t["epochs"] == cfg["train"]["epochs"] and t["seed"] == seed
             assert meta["cutouts"]["scale"] == cfg["cutouts"]["scale"]
-            row = summary[(summary["stage"] == "train") & (summary["item"] == f"{target} at {s} px, seed {seed}")]
+            row = summary[
+                (summary["stage"] == "train")
+                & (summary["item"] == f"{target} at {s} px, seed {seed}")
+            ]
             note = row["note"].iloc[0]
-            assert f"{t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']}" in note and t["loss"] in note
+            assert (
+                f"{t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']}" in note
+                and t["loss"] in note
+            )
             assert row["value"].iloc[0] == f"{member['n_train']} train / {member['n_valid']} valid"
             pred = json.loads((r / "predictions" / f"{target}-{s}px.json").read_text())
             assert pred["tta_views"] == cfg["predict"]["tta_views"]
     cut = summary.set_index("item").loc["image size and scale", "value"]
     assert cut == f"{cfg['cutouts']['size']} px, {cfg['cutouts']['scale']} arcsec/px"
     stages = set(summary.loc[summary["stage"] == "provenance", "item"])
-    assert {"catalog", "cutouts", "pack", "split", f"train oh_p50-16px seed {seed}", "ensemble oh_p50-16px",
-            "predict oh_p50-16px"} <= stages
+    assert {
+        "catalog",
+        "cutouts",
+        "pack",
+        "split",
+        f"train oh_p50-16px seed {seed}",
+        "ensemble oh_p50-16px",
+        "predict oh_p50-16px",
+    } <= stages
 
 
 def test_every_prediction_has_a_positive_uncertainty_and_metrics_say_how_good_it_is(tiny_run):

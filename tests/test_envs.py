@@ -24,7 +24,9 @@ def test_every_env_pins_the_same_versions_as_pyproject():
     assert {p.stem for p in envs} == {"data", "train", "figures"}
     for path in envs:
         for name, version in env_pins(path).items():
-            assert pins.get(name) == version, f"{path.name}: {name}=={version}, pyproject has {pins.get(name)}"
+            assert pins.get(name) == version, (
+                f"{path.name}: {name}=={version}, pyproject has {pins.get(name)}"
+            )
 
 
 def test_every_rule_with_a_script_names_an_existing_env():
@@ -60,4 +62,6 @@ def test_the_gpu_machine_gets_every_runtime_dependency():
     wheels = canonical(requirement_pins(ROOT / "benchmarks" / "gpu_wheels.txt"))
     assert not set(machine) & set(wheels)
     for name, version in canonical(pyproject_pins()).items():
-        assert name in machine or wheels.get(name) == version, f"{name}=={version}: sent as {wheels.get(name)}"
+        assert name in machine or wheels.get(name) == version, (
+            f"{name}=={version}: sent as {wheels.get(name)}"
+        )

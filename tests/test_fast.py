@@ -37,7 +37,9 @@ def test_device_batches_visit_every_galaxy_once_per_epoch_with_its_own_target():
     seen = []
     for x, y in batches:
         assert x.shape == (16, 3, 6, 6) and x.dtype == torch.float32
-        assert torch.equal(x.amax(dim=(1, 2, 3)), y) and torch.equal(x.amin(dim=(1, 2, 3)), y)  # target follows image
+        assert torch.equal(x.amax(dim=(1, 2, 3)), y) and torch.equal(
+            x.amin(dim=(1, 2, 3)), y
+        )  # target follows image
         seen += y.long().tolist()
     assert len(set(seen)) == len(seen) == 96
     second = [int(v) for _, y in batches for v in y]
@@ -53,7 +55,13 @@ def test_evaluate_is_the_rmse_over_all_images():
             return torch.stack([mean, torch.ones_like(mean)], dim=-1)
 
     offset = torch.linspace(-1, 1, 10)
-    got = evaluate(MeanPixel(), images, targets + offset, batch_size=3, autocast=torch.autocast("cpu", enabled=False))
+    got = evaluate(
+        MeanPixel(),
+        images,
+        targets + offset,
+        batch_size=3,
+        autocast=torch.autocast("cpu", enabled=False),
+    )
     assert float(got) == pytest.approx(float(offset.pow(2).mean().sqrt()), rel=1e-6)
 
 
@@ -63,8 +71,14 @@ def _learnable(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
     colour = rng.uniform(0, 1, n)
     yy, xx = np.indices((size, size))
     blob = np.exp(-((yy - size / 2 + 0.5) ** 2 + (xx - size / 2 + 0.5) ** 2) / (size / 3) ** 2)
-    rgb = np.stack([200 * blob * (1 - 0.6 * colour[:, None, None]), 150 * blob[None].repeat(n, 0),
-                    200 * blob * (0.4 + 0.6 * colour[:, None, None])], axis=-1)
+    rgb = np.stack(
+        [
+            200 * blob * (1 - 0.6 * colour[:, None, None]),
+            150 * blob[None].repeat(n, 0),
+            200 * blob * (0.4 + 0.6 * colour[:, None, None]),
+        ],
+        axis=-1,
+    )
     noisy = np.clip(rgb + rng.normal(0, 4, rgb.shape), 0, 255).astype(np.uint8)
     return torch.from_numpy(noisy), torch.from_numpy(8.5 + 0.4 * colour).float()
 
@@ -73,16 +87,24 @@ def test_fast_path_learns_on_cpu_and_is_reproducible():
     torch.set_num_threads(2)
     train_x, train_y = _learnable(512, 8, 0)
     valid_x, valid_y = _learnable(128, 8, 1)
-    cfg = TrainSettings(engine="fast", seed=3, batch_size=32, max_shift=0.125, lr=3e-3, weight_decay=0.01, epochs=4)
-    model, history = train_fast(train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None)
+    cfg = TrainSettings(
+        engine="fast", seed=3, batch_size=32, max_shift=0.125, lr=3e-3, weight_decay=0.01, epochs=4
+    )
+    model, history = train_fast(
+        train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None
+    )
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]
     assert not any(row["cuda_graphs"] for row in history)  # CPU: eager
     spread = float(valid_y.std())
     assert history[-1]["valid_rmse"] < 0.5 * spread  # learned the colour, not just the mean
     assert history[-1]["valid_rmse"] < history[0]["valid_rmse"]
     assert not model.training
-    _, again = train_fast(train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None)
-    assert [r["valid_rmse"] for r in again] == [r["valid_rmse"] for r in history]  # same seed, same run
+    _, again = train_fast(
+        train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None
+    )
+    assert [r["valid_rmse"] for r in again] == [
+        r["valid_rmse"] for r in history
+    ]  # same seed, same run
 
 
 def test_evaluation_batches_are_every_image_once_in_order_unaugmented():
@@ -98,9 +120,12 @@ def test_evaluation_batches_are_every_image_once_in_order_unaugmented():
 
 @pytest.mark.parametrize(
     ("settings", "named"),
-    [({"engine": "fastai", "compile": True}, "train.compile"), ({"engine": "fastai", "cuda_graphs": False}, "train.cuda_graphs"),
-     ({"engine": "fast", "freeze_epochs": 1, "pretrained": "w.pth"}, "train.freeze_epochs"),
-     ({"engine": "fastai", "freeze_epochs": 2}, "train.pretrained is null")],
+    [
+        ({"engine": "fastai", "compile": True}, "train.compile"),
+        ({"engine": "fastai", "cuda_graphs": False}, "train.cuda_graphs"),
+        ({"engine": "fast", "freeze_epochs": 1, "pretrained": "w.pth"}, "train.freeze_epochs"),
+        ({"engine": "fastai", "freeze_epochs": 2}, "train.pretrained is null"),
+    ],
 )
 def test_settings_that_do_not_apply_to_the_engine_are_rejected(settings, named):
     with pytest.raises(ValueError, match=named):
@@ -112,22 +137,31 @@ def test_mixed_precision_path_trains_on_cpu_and_differs_from_fp32():
     torch.set_num_threads(2)
     train_x, train_y = _learnable(64, 4, 0)
     valid_x, valid_y = _learnable(32, 4, 1)
-    cfg = TrainSettings(engine="fast", seed=3, batch_size=32, max_shift=0.0, lr=3e-3, weight_decay=0.01, epochs=1)
+    cfg = TrainSettings(
+        engine="fast", seed=3, batch_size=32, max_shift=0.0, lr=3e-3, weight_decay=0.01, epochs=1
+    )
     args = (train_x, train_y, valid_x, valid_y, 4, cfg, torch.device("cpu"))
     model, mixed = train_fast(*args, log=lambda m: None, mixed_precision=True)
     _, fp32 = train_fast(*args, log=lambda m: None)
     assert np.isfinite([mixed[0]["train_loss"], mixed[0]["valid_rmse"]]).all()
     assert mixed[0]["train_loss"] != fp32[0]["train_loss"]  # another arithmetic ran
-    assert mixed[0]["valid_rmse"] == pytest.approx(fp32[0]["valid_rmse"], rel=0.2)  # on the same path
+    assert mixed[0]["valid_rmse"] == pytest.approx(
+        fp32[0]["valid_rmse"], rel=0.2
+    )  # on the same path
     weight = model.body[0].weight
-    assert weight.dtype == torch.float32 and weight.is_contiguous()  # returned as the fp32 path returns it
+    assert (
+        weight.dtype == torch.float32 and weight.is_contiguous()
+    )  # returned as the fp32 path returns it
 
 
 def test_mixed_precision_prediction_agrees_with_fp32_to_bf16_precision():
     torch.manual_seed(0)
     images, targets = _learnable(16, 8, 0)
     model = build_model(targets, None, torch.device("cpu")).eval()
-    for layer in (model.head[-1], model.sigma_head[-1]):  # built at the training mean: give it a slope
+    for layer in (
+        model.head[-1],
+        model.sigma_head[-1],
+    ):  # built at the training mean: give it a slope
         torch.nn.init.normal_(layer.weight, std=0.2)
     fp32 = predict_tta(model, images, batch_size=8, progress=False)
     mixed = predict_tta(model, images, batch_size=8, progress=False, mixed_precision=True)

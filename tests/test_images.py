@@ -53,15 +53,32 @@ def test_pack_lists_unreadable_cutouts_instead_of_dropping_them(tmp_path):
     (tmp_path / "1.jpg").write_bytes(_jpeg(good))
     (tmp_path / "2.jpg").write_bytes(b"not a jpeg")
     (tmp_path / "3.jpg").write_bytes(_jpeg(np.zeros((8, 8, 3), np.uint8)))
-    pd.DataFrame({"objID": [1, 2, 3, 4], "status": ["ok", "ok", "ok", "failed"]}).to_csv(tmp_path / "m.csv", index=False)
-    (tmp_path / "m.json").write_text('{"source": "local", "image": {"size": 16, "scale": 1.0}, "galaxies_read": 4, '
-                                     '"excluded_by_reason": {"no cutout (failed)": 1}, "max_missing_fraction": 0.8}')
-    report = images.pack_cutouts(str(tmp_path / "m.csv"), str(tmp_path / "m.json"), "excluded.csv", str(tmp_path), 16,
-                                 str(tmp_path / "a.npy"), str(tmp_path / "i.csv"), str(tmp_path / "r.json"))
+    pd.DataFrame({"objID": [1, 2, 3, 4], "status": ["ok", "ok", "ok", "failed"]}).to_csv(
+        tmp_path / "m.csv", index=False
+    )
+    (tmp_path / "m.json").write_text(
+        '{"source": "local", "image": {"size": 16, "scale": 1.0}, "galaxies_read": 4, '
+        '"excluded_by_reason": {"no cutout (failed)": 1}, "max_missing_fraction": 0.8}'
+    )
+    report = images.pack_cutouts(
+        str(tmp_path / "m.csv"),
+        str(tmp_path / "m.json"),
+        "excluded.csv",
+        str(tmp_path),
+        16,
+        str(tmp_path / "a.npy"),
+        str(tmp_path / "i.csv"),
+        str(tmp_path / "r.json"),
+    )
     arr, index = images.load_packed(str(tmp_path / "a.npy"), str(tmp_path / "i.csv"))
     assert index["objID"].tolist() == [1] and arr.shape[1:] == (16, 16, 3)
-    assert report["packed"] == 1 and report["undecodable"] == 2 and set(report["rejected"]) == {2, 3}
-    assert report["cutouts"] == {"source": "local", "size": 16, "scale": 1.0} and report["excluded_so_far"] == 3
+    assert (
+        report["packed"] == 1 and report["undecodable"] == 2 and set(report["rejected"]) == {2, 3}
+    )
+    assert (
+        report["cutouts"] == {"source": "local", "size": 16, "scale": 1.0}
+        and report["excluded_so_far"] == 3
+    )
     assert "2.jpg" in report["rejected"][2] and "BytesIO" not in report["rejected"][2]
     assert abs(int(arr[index["row"][0]].mean()) - 100) <= 2
 

@@ -32,11 +32,19 @@ def local_run(tmp_path_factory, shared_data_module):
         shutil.copy(images / f"{o}.jpg", new / f"{o}.jpg")
     (new / "broken.jpg").write_bytes(b"\xff\xd8\xff")
     cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
-    cfg |= {"source": "local", "local": {"catalog": str(work / "my_catalog.csv"), "images": str(images)},
-            "cutouts": {"size": 128, "scale": 0.296, "shards": 2},
-            "targets": {"oh_p50": [32, 8]},
-            "apply": {"new": {"model": "results/models/oh_p50-32px.pt", "images": str(new),
-                              "catalog": str(work / "my_catalog.csv")}}}
+    cfg |= {
+        "source": "local",
+        "local": {"catalog": str(work / "my_catalog.csv"), "images": str(images)},
+        "cutouts": {"size": 128, "scale": 0.296, "shards": 2},
+        "targets": {"oh_p50": [32, 8]},
+        "apply": {
+            "new": {
+                "model": "results/models/oh_p50-32px.pt",
+                "images": str(new),
+                "catalog": str(work / "my_catalog.csv"),
+            }
+        },
+    }
     cfg["train"] |= {"batch_size": 32}
     (work / "local.yaml").write_text(yaml.safe_dump(cfg))
     run_snakemake("--configfile", str(work / "local.yaml"), "--cores", "2", workdir=work)
@@ -61,7 +69,10 @@ def test_bad_images_are_counted_not_dropped(local_run):
     assert status[1] == "failed" and status[3] == "failed"
     assert "expected 128x128" in manifest.set_index("objID").loc[3, "error"]
     summary = pd.read_csv(work / "results" / "tables" / "run_summary.csv").set_index("item")
-    assert summary.loc["excluded before the split", "value"] == "2" and "2 failed" in summary.loc["with a cutout", "note"]
+    assert (
+        summary.loc["excluded before the split", "value"] == "2"
+        and "2 failed" in summary.loc["with a cutout", "note"]
+    )
     excluded = pd.read_csv(work / "results" / "excluded.csv").set_index("objID")
     assert sorted(excluded.index) == [1, 3] and "3.png" in excluded.loc[3, "reason"]
 
@@ -86,11 +97,15 @@ def test_applying_the_model_to_a_new_folder(local_run):
     meta = json.loads((work / "results" / "applied" / "new.json").read_text())
     ok = out[out["status"] == "ok"]
     assert sorted(ok["objID"]) == sorted(cat["objID"][:20])
-    failed = out[out["status"] != "ok"]  # one row per input: the unreadable file is listed, not dropped
+    failed = out[
+        out["status"] != "ok"
+    ]  # one row per input: the unreadable file is listed, not dropped
     assert list(failed["input"]) == ["broken.jpg"] and (failed["reason"].str.len() > 0).all()
     assert np.isfinite(ok["pred"]).all() and (ok["pred_std"] > 0).all()
     # same model, same images, same TTA: the applied predictions equal the test-split predictions
-    test_pred = pd.read_csv(work / "results" / "predictions" / "oh_p50-32px.csv", dtype={"objID": "Int64"})
+    test_pred = pd.read_csv(
+        work / "results" / "predictions" / "oh_p50-32px.csv", dtype={"objID": "Int64"}
+    )
     both = ok.merge(test_pred, on="objID", suffixes=("", "_test"))
     assert len(both) > 0
     np.testing.assert_allclose(both["pred"], both["pred_test"], atol=1e-4)
@@ -103,9 +118,12 @@ def test_applying_the_model_to_a_new_folder(local_run):
     # the Python API gives the same numbers as the rule
     from galaxy_cnn.apply import apply_model
 
-    apply_model(str(work / "results" / "models" / "oh_p50-32px.pt"), str(work / "new_galaxies"),
-                str(work / "api.csv"), device="cpu")
+    apply_model(
+        str(work / "results" / "models" / "oh_p50-32px.pt"),
+        str(work / "new_galaxies"),
+        str(work / "api.csv"),
+        device="cpu",
+    )
     api = pd.read_csv(work / "api.csv", dtype={"objID": "Int64"})
     api_ok = api[api["status"] == "ok"].sort_values("objID")
     np.testing.assert_allclose(api_ok["pred"], ok.sort_values("objID")["pred"], atol=1e-5)
-

@@ -49,17 +49,27 @@ def test_write_metrics_reads_target_and_size_from_names(tmp_path):
     split = pd.DataFrame({"objID": [1, 2, 3, 4], "split": ["train", "train", "test", "test"]})
     cat.to_csv(tmp_path / "c.csv", index=False)
     split.to_csv(tmp_path / "s.csv", index=False)
-    pd.DataFrame({"objID": [3, 4], "true": [8.5, 8.7], "pred": [8.6, 8.6]}).to_csv(tmp_path / "oh_p50-8px.csv", index=False)
-    table = metrics.write_metrics([str(tmp_path / "oh_p50-8px.csv")], str(tmp_path / "c.csv"), str(tmp_path / "s.csv"),
-                                  str(tmp_path / "m.csv"))
+    pd.DataFrame({"objID": [3, 4], "true": [8.5, 8.7], "pred": [8.6, 8.6]}).to_csv(
+        tmp_path / "oh_p50-8px.csv", index=False
+    )
+    table = metrics.write_metrics(
+        [str(tmp_path / "oh_p50-8px.csv")],
+        str(tmp_path / "c.csv"),
+        str(tmp_path / "s.csv"),
+        str(tmp_path / "m.csv"),
+    )
     row = table.iloc[0]
     assert (row["target"], row["size"], row["n"]) == ("oh_p50", 8, 2)
     assert row["rmse"] == pytest.approx(0.1)
     assert row["baseline_rmse"] == pytest.approx(np.sqrt((0.0**2 + 0.2**2) / 2))  # train mean 8.5
 
 
-PUBLISHED = {128: (0.0849, 0.0651, -0.0046), 64: (0.0879, 0.0678, -0.0001),
-             32: (0.0930, 0.0709, 0.0122), 16: (0.1043, 0.0799, -0.0094)}
+PUBLISHED = {
+    128: (0.0849, 0.0651, -0.0046),
+    64: (0.0879, 0.0678, -0.0001),
+    32: (0.0930, 0.0709, 0.0122),
+    16: (0.1043, 0.0799, -0.0094),
+}
 
 
 @pytest.mark.parametrize("size", sorted(PUBLISHED))
@@ -77,7 +87,9 @@ def test_authors_mean_baseline(shared_data):
     df = pd.read_csv(shared_data / "wu-boada-2019" / "test-predictions-128px.csv")
     base = df["oh_p50"].mean() - df["oh_p50"]
     assert round(metrics.rmse(base), 4) == 0.2002  # published: 0.2002
-    assert metrics.nmad(base) == pytest.approx(0.1709, abs=0.002)  # published: 0.1709 (training mean)
+    assert metrics.nmad(base) == pytest.approx(
+        0.1709, abs=0.002
+    )  # published: 0.1709 (training mean)
 
 
 def test_the_bootstrap_interval_of_nmad_matches_its_spread_over_fresh_samples():
@@ -85,5 +97,7 @@ def test_the_bootstrap_interval_of_nmad_matches_its_spread_over_fresh_samples():
     residuals = rng.normal(0, 0.08, 2000)
     lo, hi = metrics.bootstrap_interval(residuals, metrics.nmad)
     assert lo < metrics.nmad(residuals) < hi
-    fresh = np.std([metrics.nmad(rng.normal(0, 0.08, 2000)) for _ in range(300)])  # what the interval estimates
+    fresh = np.std(
+        [metrics.nmad(rng.normal(0, 0.08, 2000)) for _ in range(300)]
+    )  # what the interval estimates
     assert (hi - lo) / 2 == pytest.approx(fresh, rel=0.25)

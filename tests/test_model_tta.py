@@ -40,7 +40,9 @@ def test_tta_is_the_mean_over_the_eight_views_and_its_spread_enters_sigma():
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
     corners = x[:, 0, [0, 0, -1, -1], [0, -1, 0, -1]].mean(1).numpy()  # every corner twice
     np.testing.assert_allclose(got.mean, corners, rtol=1e-6)
-    np.testing.assert_allclose(got.std, np.sqrt(4 + views.var(0, unbiased=False).numpy()), rtol=1e-6)
+    np.testing.assert_allclose(
+        got.std, np.sqrt(4 + views.var(0, unbiased=False).numpy()), rtol=1e-6
+    )
     one = predict_tta(Ensemble([Corner()]), imgs, views=1, progress=False)
     np.testing.assert_allclose(one.mean, x[:, 0, 0, 0].numpy())
     np.testing.assert_allclose(one.std, 2.0)
@@ -49,7 +51,9 @@ def test_tta_is_the_mean_over_the_eight_views_and_its_spread_enters_sigma():
 def test_an_ensemble_adds_the_spread_of_its_members_and_its_scale():
     rng = np.random.default_rng(1)
     imgs = rng.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
-    got = predict_tta(Ensemble([Corner(0, 1.0), Corner(1, 3.0)], sigma_scale=1.5), imgs, progress=False)
+    got = predict_tta(
+        Ensemble([Corner(0, 1.0), Corner(1, 3.0)], sigma_scale=1.5), imgs, progress=False
+    )
     v0, v1 = _views(imgs, 0), _views(imgs, 1)
     m0, m1 = v0.mean(0), v1.mean(0)
     var0, var1 = 1 + v0.var(0, unbiased=False), 9 + v1.var(0, unbiased=False)
@@ -75,10 +79,21 @@ def test_resnet_with_paper_head_runs_at_native_sizes(size):
     with torch.no_grad():
         out = model(torch.rand(2, 3, size, size) * 255)
     assert out.shape == (2, 2) and torch.isfinite(out).all()
-    assert torch.allclose(out[:, 0], torch.tensor(8.9))  # an untrained model predicts the training mean
+    assert torch.allclose(
+        out[:, 0], torch.tensor(8.9)
+    )  # an untrained model predicts the training mean
     assert torch.allclose(out[:, 1], torch.tensor(0.2))  # ... and the training spread
     head = [type(m).__name__ for m in model.head]
-    assert head == ["ConcatPool", "BatchNorm1d", "Dropout", "Linear", "ReLU", "BatchNorm1d", "Dropout", "Linear"]
+    assert head == [
+        "ConcatPool",
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+    ]
     assert model.head[3].in_features == 1024 and model.head[3].out_features == 512
 
 

@@ -43,11 +43,14 @@ SMALL = {
 
 def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env=env)
+    proc = subprocess.run(
+        [SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=900, env=env
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} in {cwd} failed:\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} in {cwd} failed:\n{proc.stdout[-3000:]}\n"
+            f"{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -72,7 +75,10 @@ def repo_files() -> dict[str, tuple[int, int]]:
         dirs[:] = [d for d in dirs if d not in skip and not d.endswith(".egg-info")]
         for name in names:
             stat = os.stat(os.path.join(folder, name), follow_symlinks=False)
-            files[os.path.relpath(os.path.join(folder, name), ROOT)] = (stat.st_size, stat.st_mtime_ns)
+            files[os.path.relpath(os.path.join(folder, name), ROOT)] = (
+                stat.st_size,
+                stat.st_mtime_ns,
+            )
     return files
 
 
@@ -109,8 +115,13 @@ def test_module_runs_from_a_fresh_folder_and_writes_only_there(entry, tmp_path):
     assert (user / ".snakemake").is_dir()
     # no new file in the clone, and no change where a run writes (sources may be edited meanwhile)
     after = repo_files()
-    written = {k for k in after if k not in before or before[k] != after[k]
-               and k.startswith(("results/", "logs/", ".snakemake/"))}
+    written = {
+        k
+        for k in after
+        if k not in before
+        or before[k] != after[k]
+        and k.startswith(("results/", "logs/", ".snakemake/"))
+    }
     assert not written, f"the module wrote into the clone: {sorted(written)[:10]}"
 
 
@@ -129,7 +140,9 @@ def test_module_with_a_relative_path_and_an_overriding_config(tmp_path):
 def test_module_from_a_remote_source_fetches_the_package(tmp_path):
     """A source Snakemake downloads file by file (here over HTTP, as from github(...)): the package
     that the scripts import is fetched into the source cache with them."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/workflow/Snakefile"
@@ -148,9 +161,14 @@ def test_module_from_a_remote_source_fetches_the_package(tmp_path):
 
 @pytest.mark.parametrize("config", [[], ["--configfile", "config/config.yaml"]])
 def test_workflow_snakefile_gives_the_same_dag(config, tmp_path):
-    here = ["--directory", str(tmp_path)]  # not the repository's results/, which a demo may have filled
+    here = [
+        "--directory",
+        str(tmp_path),
+    ]  # not the repository's results/, which a demo may have filled
     top = dag(snakemake("--dry-run", *here, *config, cwd=ROOT).stdout)
-    catalog = dag(snakemake("--dry-run", "--snakefile", "workflow/Snakefile", *here, *config, cwd=ROOT).stdout)
+    catalog = dag(
+        snakemake("--dry-run", "--snakefile", "workflow/Snakefile", *here, *config, cwd=ROOT).stdout
+    )
     assert top[0] and top == catalog
 
 
@@ -175,13 +193,17 @@ def test_catalog_settings_parse_and_name_files_that_exist():
     assert "snakemake" in readme and "workflow" in readme
     license_text = (ROOT / "LICENSE").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert license_text.startswith("MIT License") and pyproject["project"]["license"]["text"] == "MIT"
+    assert (
+        license_text.startswith("MIT License") and pyproject["project"]["license"]["text"] == "MIT"
+    )
 
 
 def test_package_file_list_is_complete():
     """A remote source has no folder to list: FILES.txt names what the Snakefile fetches."""
     package = ROOT / "workflow" / "scripts" / "galaxy_cnn"
-    listed = [n for n in (package / "FILES.txt").read_text().splitlines() if n and not n.startswith("#")]
+    listed = [
+        n for n in (package / "FILES.txt").read_text().splitlines() if n and not n.startswith("#")
+    ]
     present = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
     assert sorted(listed) == present, f"update {package / 'FILES.txt'}"
 

@@ -12,8 +12,18 @@ from galaxy_cnn.cutouts import read_stamp
 
 pytestmark = pytest.mark.slow
 
-FIGURES = {f"figure_{f}" for f in ("distributions", "gallery", "mzr", "pred_vs_true", "stellar_mass",
-                                   "metrics_vs_size", "calibration")}
+FIGURES = {
+    f"figure_{f}"
+    for f in (
+        "distributions",
+        "gallery",
+        "mzr",
+        "pred_vs_true",
+        "stellar_mass",
+        "metrics_vs_size",
+        "calibration",
+    )
+}
 AFTER_PREDICT = {"predict", "metrics", "paper_comparison", "run_summary"} | FIGURES
 AFTER_ENSEMBLE = {"ensemble"} | AFTER_PREDICT
 AFTER_TRAIN = {"train"} | AFTER_ENSEMBLE
@@ -54,11 +64,18 @@ def dry_run(work, cfg) -> dict[str, int]:
         ("synthetic", "seed", 8, AFTER_CATALOG),
         ("synthetic", "n_galaxies", 61, AFTER_CATALOG),
         ("synthetic", "render", {"q": 6.0}, AFTER_CUTOUTS),
-        ("cutouts", "concurrency", 2, set()),  # a download setting: the synthetic source does not use it
+        (
+            "cutouts",
+            "concurrency",
+            2,
+            set(),
+        ),  # a download setting: the synthetic source does not use it
         ("sdss", "url", "https://example.org/dr18", set()),
     ],
 )
-def test_one_config_change_reruns_exactly_its_downstream_jobs(finished, section, key, value, expected):
+def test_one_config_change_reruns_exactly_its_downstream_jobs(
+    finished, section, key, value, expected
+):
     cfg = copy.deepcopy(yaml.safe_load(TINY.read_text()))
     cfg.setdefault(section, {})[key] = value
     jobs = dry_run(finished, cfg)
@@ -72,15 +89,24 @@ def test_adding_an_image_size_trains_only_the_new_model(finished):
     cfg = yaml.safe_load(TINY.read_text())
     cfg["targets"]["oh_p50"].append(2)
     jobs = dry_run(finished, cfg)
-    assert jobs == {"train": 1, "ensemble": 1, "predict": 1, "metrics": 1, "figure_metrics_vs_size": 1,
-                    "paper_comparison": 1, "run_summary": 1}
+    assert jobs == {
+        "train": 1,
+        "ensemble": 1,
+        "predict": 1,
+        "metrics": 1,
+        "figure_metrics_vs_size": 1,
+        "paper_comparison": 1,
+        "run_summary": 1,
+    }
 
 
 def test_adding_a_seed_trains_only_the_new_members(finished):
     cfg = yaml.safe_load(TINY.read_text())
     cfg["train"]["seeds"].append(9)
     jobs = dry_run(finished, cfg)
-    assert jobs["train"] == N_MODELS and jobs["ensemble"] == N_MODELS  # one new member each, the old kept
+    assert (
+        jobs["train"] == N_MODELS and jobs["ensemble"] == N_MODELS
+    )  # one new member each, the old kept
     assert set(jobs) == AFTER_TRAIN
 
 
@@ -91,8 +117,15 @@ def test_a_scale_change_makes_new_cutouts_even_with_forceall(finished):
     cfg["cutouts"]["scale"] = 1.5
     path = finished / "scale.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    run_snakemake("--configfile", str(path), "--cores", "2", "--forceall", "results/packed/index.csv",
-                  workdir=finished)
+    run_snakemake(
+        "--configfile",
+        str(path),
+        "--cores",
+        "2",
+        "--forceall",
+        "results/packed/index.csv",
+        workdir=finished,
+    )
     after = {p.name: p.read_bytes() for p in cut.glob("*.jpg")}
     assert set(after) == set(before)
     assert all(after[n] != before[n] for n in before)  # every file remade, none reused
@@ -113,8 +146,11 @@ def local_finished(tiny_run_once, tmp_path_factory):
     cat = pd.read_csv(tiny_run_once / "results" / "catalog.csv")
     cat[["objID", "ra", "dec", "oh_p50"]].to_csv(work / "my_catalog.csv", index=False)
     cfg = yaml.safe_load(TINY.read_text())
-    cfg |= {"source": "local", "local": {"catalog": str(work / "my_catalog.csv"), "images": str(images)},
-            "targets": {"oh_p50": [1]}}
+    cfg |= {
+        "source": "local",
+        "local": {"catalog": str(work / "my_catalog.csv"), "images": str(images)},
+        "targets": {"oh_p50": [1]},
+    }
     (work / "local.yaml").write_text(yaml.safe_dump(cfg))
     run_snakemake("--configfile", str(work / "local.yaml"), "--cores", "2", workdir=work)
     return work, cfg
@@ -130,12 +166,24 @@ def test_changes_in_a_local_image_folder_rerun_the_import(local_finished):
     from galaxy_cnn.images import jpeg_of
 
     victim.write_bytes(jpeg_of(arr))  # the same name, new content
-    after_import = {"cutouts_shard", "cutouts_manifest", "pack", "split", "train", "ensemble", "predict", "metrics",
-                    "paper_comparison", "run_summary", "random_forest_baselines"} | (FIGURES - {
-                        "figure_mzr", "figure_stellar_mass"})
+    after_import = {
+        "cutouts_shard",
+        "cutouts_manifest",
+        "pack",
+        "split",
+        "train",
+        "ensemble",
+        "predict",
+        "metrics",
+        "paper_comparison",
+        "run_summary",
+        "random_forest_baselines",
+    } | (FIGURES - {"figure_mzr", "figure_stellar_mass"})
     assert set(dry_run(work, cfg)) == after_import
     victim.write_bytes(original)
-    os.utime(victim, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # the folder exactly as the run saw it
+    os.utime(
+        victim, ns=(stamp.st_atime_ns, stamp.st_mtime_ns)
+    )  # the folder exactly as the run saw it
     assert dry_run(work, cfg) == {}
     (images / "notes.txt").write_text("not an image")  # not an input: nothing to redo
     assert dry_run(work, cfg) == {}

@@ -71,10 +71,25 @@ def test_killed_download_resumes_to_the_same_result(tmp_path):
     with _hostile_server(rows) as server:
         server.cutout_delay = 0.05
         cfg = _config(tmp_path, server.url, concurrency=2)
-        cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "--configfile", str(cfg), "--cores", "2", *TARGETS]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        cmd = [
+            SNAKEMAKE,
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(cfg),
+            "--cores",
+            "2",
+            *TARGETS,
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         cut = tmp_path / "results" / "cutouts"
         deadline = time.monotonic() + 120
         while len(list(cut.glob("*.jpg"))) < 30 and time.monotonic() < deadline:
@@ -86,7 +101,9 @@ def test_killed_download_resumes_to_the_same_result(tmp_path):
         assert not (cut / "manifest.csv").exists()
         for p in cut.glob("*.jpg"):  # no half-written file survives under a final name
             decode_image(p.read_bytes(), 64)
-        (cut / ".999.jpg.part").write_bytes(b"half")  # left by a galaxy since removed from the catalog
+        (cut / ".999.jpg.part").write_bytes(
+            b"half"
+        )  # left by a galaxy since removed from the catalog
         requests_before = sum(server.cutout_requests.values())
         run_snakemake("--unlock", "--configfile", str(cfg), workdir=tmp_path)
         run_snakemake("--configfile", str(cfg), "--cores", "2", *TARGETS, workdir=tmp_path)
@@ -100,7 +117,9 @@ def test_too_many_missing_cutouts_stop_the_run(tmp_path):
     rows = make_rows(30, duplicates=0, outside=10)
     with FakeSkyServer(rows) as server:
         cfg = _config(tmp_path, server.url)
-        proc = run_snakemake("--configfile", str(cfg), "--cores", "2", PACKED, workdir=tmp_path, check=False)
+        proc = run_snakemake(
+            "--configfile", str(cfg), "--cores", "2", PACKED, workdir=tmp_path, check=False
+        )
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert "cutouts.max_missing_fraction=0.2" in text and "10 of 30 galaxies read" in text

@@ -28,12 +28,18 @@ def _sdss_config(tmp_path, url, **cutouts):
 def test_a_rerun_after_an_outage_completes_the_downloads(tmp_path):
     rows = make_rows(30, duplicates=0, outside=1)
     with FakeSkyServer(rows) as server:
-        server.always_fail.update(r["objID"] for r in rows)  # the server answers 500 to every cutout
+        server.always_fail.update(
+            r["objID"] for r in rows
+        )  # the server answers 500 to every cutout
         cfg = _sdss_config(tmp_path, server.url)
-        first = run_snakemake("--configfile", str(cfg), "--cores", "2", PACKED, workdir=tmp_path, check=False)
+        first = run_snakemake(
+            "--configfile", str(cfg), "--cores", "2", PACKED, workdir=tmp_path, check=False
+        )
         text = first.stdout + first.stderr
         assert first.returncode != 0
-        assert "29 of 30 cutouts failed to download" in text and "run the same command again" in text, text[-2000:]
+        assert (
+            "29 of 30 cutouts failed to download" in text and "run the same command again" in text
+        ), text[-2000:]
         assert "Traceback" not in text
         server.always_fail.clear()  # the server is back
         requests_before = dict(server.cutout_requests)
@@ -56,7 +62,9 @@ def model_state():
 def _model(tmp_path, state, name, sigma_scale=1.0, **meta):
     path = tmp_path / name
     meta = {"target": "oh_p50", "size": 8, "cutouts": {"size": 64, "scale": 0.396}} | meta
-    torch.save({"format": MODEL_FORMAT, "members": [state], "sigma_scale": sigma_scale, "meta": meta}, path)
+    torch.save(
+        {"format": MODEL_FORMAT, "members": [state], "sigma_scale": sigma_scale, "meta": meta}, path
+    )
     return str(path)
 
 
@@ -68,8 +76,14 @@ def test_bad_model_files_are_refused_naming_the_problem(tmp_path, model_state):
         (_model(tmp_path, model_state, "nan_scale.pt", float("nan")), "sigma_scale is nan"),
         (_model(tmp_path, model_state, "neg_scale.pt", -1.0), "sigma_scale is -1.0"),
         (_model(tmp_path, nan_state, "nan_weights.pt"), "NaN or infinite weights (head.7.bias)"),
-        (_model(tmp_path, model_state, "size3.pt", size=3), "image size 3 px does not divide its cutout size 64"),
-        (_model(tmp_path, model_state, "scale0.pt", cutouts={"size": 64, "scale": 0}), "cutout scale 0"),
+        (
+            _model(tmp_path, model_state, "size3.pt", size=3),
+            "image size 3 px does not divide its cutout size 64",
+        ),
+        (
+            _model(tmp_path, model_state, "scale0.pt", cutouts={"size": 64, "scale": 0}),
+            "cutout scale 0",
+        ),
         (_model(tmp_path, model_state, "target.pt", target=101), "target 101"),
         (str(tmp_path / "absent.pt"), "no such model file"),
     ]
@@ -92,39 +106,86 @@ def test_bad_pretrained_weights_are_refused_in_one_line(tmp_path):
     state["conv1.weight"][0, 0, 0, 0] = float("nan")
     torch.save(state, tmp_path / "nan.pth")
     torch.save([1, 2], tmp_path / "list.pth")
-    for name, message in [("pickle.pth", "refused to load it"), ("nan.pth", "NaN or infinite weights (conv1.weight)"),
-                          ("list.pth", "holds a list")]:
+    for name, message in [
+        ("pickle.pth", "refused to load it"),
+        ("nan.pth", "NaN or infinite weights (conv1.weight)"),
+        ("list.pth", "holds a list"),
+    ]:
         with pytest.raises(InputError) as err:
             load_imagenet_body(GalaxyRegressor(), str(tmp_path / name))
-        assert f"train.pretrained: {tmp_path / name}" in str(err.value) and message in str(err.value)
+        assert f"train.pretrained: {tmp_path / name}" in str(err.value) and message in str(
+            err.value
+        )
 
 
 # --- the user's files: never inside a folder the workflow writes -------------------------------
 
 
-@pytest.mark.parametrize(("patch", "named"), [
-    ({"source": "local", "targets": {"oh_p50": [4]},
-      "local": {"catalog": "results/catalog.csv", "images": "images"}}, "local.catalog: results/catalog.csv is inside results/"),
-    ({"source": "local", "targets": {"oh_p50": [4]},
-      "local": {"catalog": "cat.csv", "images": "results/cutouts/"}}, "local.images: results/cutouts/ is inside results/"),
-    ({"source": "local", "targets": {"oh_p50": [4]},
-      "local": {"catalog": "cat.csv", "images": "logs"}}, "local.images: logs is inside logs/"),
-    ({"apply": {"new": {"model": "results/models/split-8px.pt", "images": "images"}}},
-     "apply.new.model: results/models/split-8px.pt is not a model this config trains"),
-    ({"apply": {"new": {"model": "results/models/oh_p50-8px.pt", "images": "images"}}},
-     "apply.new.model: results/models/oh_p50-8px.pt is not a model this config trains"),
-    ({"apply": {"new": {"model": "results/models/oh_p50-4px.pt", "positions": "results/catalog.csv"}}},
-     "apply.new.positions: results/catalog.csv is inside results/"),
-    ({"apply": {"new": {"model": "nowhere.pt", "images": "images"}}}, "apply.new.model: nowhere.pt is not a file"),
-    ({"targets": {"objID": [4]}}, "targets.objID: objID is an identifier"),
-])
-def test_user_files_in_output_folders_and_stale_models_are_refused_before_any_job(tmp_path, patch, named):
+@pytest.mark.parametrize(
+    ("patch", "named"),
+    [
+        (
+            {
+                "source": "local",
+                "targets": {"oh_p50": [4]},
+                "local": {"catalog": "results/catalog.csv", "images": "images"},
+            },
+            "local.catalog: results/catalog.csv is inside results/",
+        ),
+        (
+            {
+                "source": "local",
+                "targets": {"oh_p50": [4]},
+                "local": {"catalog": "cat.csv", "images": "results/cutouts/"},
+            },
+            "local.images: results/cutouts/ is inside results/",
+        ),
+        (
+            {
+                "source": "local",
+                "targets": {"oh_p50": [4]},
+                "local": {"catalog": "cat.csv", "images": "logs"},
+            },
+            "local.images: logs is inside logs/",
+        ),
+        (
+            {"apply": {"new": {"model": "results/models/split-8px.pt", "images": "images"}}},
+            "apply.new.model: results/models/split-8px.pt is not a model this config trains",
+        ),
+        (
+            {"apply": {"new": {"model": "results/models/oh_p50-8px.pt", "images": "images"}}},
+            "apply.new.model: results/models/oh_p50-8px.pt is not a model this config trains",
+        ),
+        (
+            {
+                "apply": {
+                    "new": {
+                        "model": "results/models/oh_p50-4px.pt",
+                        "positions": "results/catalog.csv",
+                    }
+                }
+            },
+            "apply.new.positions: results/catalog.csv is inside results/",
+        ),
+        (
+            {"apply": {"new": {"model": "nowhere.pt", "images": "images"}}},
+            "apply.new.model: nowhere.pt is not a file",
+        ),
+        ({"targets": {"objID": [4]}}, "targets.objID: objID is an identifier"),
+    ],
+)
+def test_user_files_in_output_folders_and_stale_models_are_refused_before_any_job(
+    tmp_path, patch, named
+):
     results = tmp_path / "results"
     (results / "cutouts").mkdir(parents=True)
     (results / "models").mkdir()
-    user_files = {results / "catalog.csv": b"objID,oh_p50\n1,8.9\n", results / "cutouts" / "1.jpg": jpeg_of(
-        np.zeros((16, 16, 3), np.uint8)), results / "models" / "oh_p50-8px.pt": b"an earlier run's model",
-        tmp_path / "cat.csv": b"objID,oh_p50\n1,8.9\n"}
+    user_files = {
+        results / "catalog.csv": b"objID,oh_p50\n1,8.9\n",
+        results / "cutouts" / "1.jpg": jpeg_of(np.zeros((16, 16, 3), np.uint8)),
+        results / "models" / "oh_p50-8px.pt": b"an earlier run's model",
+        tmp_path / "cat.csv": b"objID,oh_p50\n1,8.9\n",
+    }
     for path, data in user_files.items():
         path.write_bytes(data)
     (tmp_path / "images").mkdir()
@@ -133,11 +194,19 @@ def test_user_files_in_output_folders_and_stale_models_are_refused_before_any_jo
     cfg["targets"] = {"oh_p50": [16, 4]}
     cfg |= patch
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    proc = run_snakemake("--cores", "1", "--configfile", str(tmp_path / "cfg.yaml"), workdir=tmp_path, check=False)
+    proc = run_snakemake(
+        "--cores", "1", "--configfile", str(tmp_path / "cfg.yaml"), workdir=tmp_path, check=False
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0 and named in text and "Traceback" not in text, text[-2000:]
     assert all(path.read_bytes() == data for path, data in user_files.items())
-    assert sorted(p.name for p in results.rglob("*")) == ["1.jpg", "catalog.csv", "cutouts", "models", "oh_p50-8px.pt"]
+    assert sorted(p.name for p in results.rglob("*")) == [
+        "1.jpg",
+        "catalog.csv",
+        "cutouts",
+        "models",
+        "oh_p50-8px.pt",
+    ]
 
 
 # --- an earlier configuration's outputs: flagged, never passed off as current -----------------
@@ -145,13 +214,26 @@ def test_user_files_in_output_folders_and_stale_models_are_refused_before_any_jo
 
 def test_outputs_of_an_earlier_config_are_flagged_stale(tiny_run_once, tmp_path):
     work = copy_run(tiny_run_once, tmp_path / "run")
-    left = ["results/figures/old_figure.png", "results/models/oh_p50-64px.pt",
-            "results/models/oh_p50-64px/seed3.pt", "results/predictions/oh_p50-64px.csv", "results/applied/gone.csv"]
+    left = [
+        "results/figures/old_figure.png",
+        "results/models/oh_p50-64px.pt",
+        "results/models/oh_p50-64px/seed3.pt",
+        "results/predictions/oh_p50-64px.csv",
+        "results/applied/gone.csv",
+    ]
     for rel in left:
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_text("from an earlier config")
-    run_snakemake("--configfile", str(TINY), "--cores", "1", "--forcerun", "run_summary",
-                  "results/tables/run_summary.csv", workdir=work)
+    run_snakemake(
+        "--configfile",
+        str(TINY),
+        "--cores",
+        "1",
+        "--forcerun",
+        "run_summary",
+        "results/tables/run_summary.csv",
+        workdir=work,
+    )
     summary = pd.read_csv(work / "results" / "tables" / "run_summary.csv")
     assert sorted(summary.loc[summary["stage"] == "stale", "item"]) == sorted(left)
     proc = run_snakemake("-n", "--configfile", str(TINY), workdir=work)
@@ -165,16 +247,25 @@ def test_a_trailing_slash_is_the_same_folder_and_user_images_stay_as_they_are(tm
     for k, obj in enumerate(ids):
         (images / f"{obj}.jpg").write_bytes(jpeg_of(np.full((16, 16, 3), 10 * k, np.uint8)))
     before = {p.name: p.read_bytes() for p in images.iterdir()}
-    pd.DataFrame({"objID": [str(o) for o in ids], "oh_p50": 8.9}).to_csv(tmp_path / "cat.csv", index=False)
-    cfg = yaml.safe_load(TINY.read_text()) | {"source": "local", "targets": {"oh_p50": [4]},
-                                               "local": {"catalog": str(tmp_path / "cat.csv"), "images": str(images)}}
+    pd.DataFrame({"objID": [str(o) for o in ids], "oh_p50": 8.9}).to_csv(
+        tmp_path / "cat.csv", index=False
+    )
+    cfg = yaml.safe_load(TINY.read_text()) | {
+        "source": "local",
+        "targets": {"oh_p50": [4]},
+        "local": {"catalog": str(tmp_path / "cat.csv"), "images": str(images)},
+    }
     for name, folder in (("a.yaml", str(images)), ("b.yaml", str(images) + "/")):
         cfg["local"]["images"] = folder
         (tmp_path / name).write_text(yaml.safe_dump(cfg))
     manifest = "results/cutouts/manifest.csv"
-    run_snakemake(manifest, "--cores", "2", "--configfile", str(tmp_path / "a.yaml"), workdir=tmp_path)
+    run_snakemake(
+        manifest, "--cores", "2", "--configfile", str(tmp_path / "a.yaml"), workdir=tmp_path
+    )
     for config in ("a.yaml", "b.yaml"):
-        proc = run_snakemake("-n", manifest, "--configfile", str(tmp_path / config), workdir=tmp_path)
+        proc = run_snakemake(
+            "-n", manifest, "--configfile", str(tmp_path / config), workdir=tmp_path
+        )
         assert "Nothing to be done" in proc.stdout + proc.stderr, config
     assert {p.name: p.read_bytes() for p in images.iterdir()} == before  # no stamp, no rewrite
     assert len(list((tmp_path / "results" / "cutouts").glob("*.jpg"))) == 12

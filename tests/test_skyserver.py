@@ -13,9 +13,20 @@ FAST = skyserver.Retry(attempts=4, base_delay=0.01, max_delay=0.05)
 def test_paper_sql_has_the_selection_and_keyset_paging():
     sql = skyserver.paper_sql(50000, 123)
     assert sql.startswith("SELECT TOP 50000 ")
-    for cut in ["G.petroMag_r > 10", "G.petroMag_r < 18", "S.rChi2 < 2", "S.zErr > 0", "S.zErr < 0.01",
-                "S.z > 0.02", "E.oh_p50 != -9999", "G.modelMag_u - G.modelMag_r < 6", "G.modelMag_z < 25",
-                "S.specObjID > 123 ORDER BY S.specObjID", "JOIN GalSpecIndx", "G.objID = S.bestObjID"]:
+    for cut in [
+        "G.petroMag_r > 10",
+        "G.petroMag_r < 18",
+        "S.rChi2 < 2",
+        "S.zErr > 0",
+        "S.zErr < 0.01",
+        "S.z > 0.02",
+        "E.oh_p50 != -9999",
+        "G.modelMag_u - G.modelMag_r < 6",
+        "G.modelMag_z < 25",
+        "S.specObjID > 123 ORDER BY S.specObjID",
+        "JOIN GalSpecIndx",
+        "G.objID = S.bestObjID",
+    ]:
         assert cut in sql
     assert ";" not in sql and "--" not in sql
     with pytest.raises(ValueError, match="page_size"):
@@ -26,7 +37,10 @@ def test_paper_sql_has_the_selection_and_keyset_paging():
     ("body", "error"),
     [
         ("#Table1\nerror_message\nerror: limit is  top 500000 rows\n", skyserver.SkyServerRejected),
-        ("#Table1\nerror_message\nERROR: Maximum 60 queries allowed per minute. Rejected query: x\n", skyserver.SkyServerError),
+        (
+            "#Table1\nerror_message\nERROR: Maximum 60 queries allowed per minute. Rejected query: x\n",
+            skyserver.SkyServerError,
+        ),
         ('{"ErrorCode":500,"ErrorMessage":"x"}', skyserver.SkyServerError),
         ("<html><title>Skyserver Error</title></html>", skyserver.SkyServerError),
         ("#Table1\na,b\n1,2\n3", skyserver.SkyServerError),  # cut mid-row
@@ -49,13 +63,21 @@ def test_catalog_pages_resume_and_survive_hostile_answers(tmp_path):
     rows = make_rows(95, duplicates=3)
     with FakeSkyServer(rows) as server:
         server.sql_faults.extend(["500", "truncate", "html", "throttle"])
-        raw, info = sdss.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40,
-                                                  min_interval=0, retries=6, retry_delay=0.01)
+        raw, info = sdss.download_sdss_catalog(
+            server.url,
+            str(tmp_path / "pages"),
+            page_size=40,
+            min_interval=0,
+            retries=6,
+            retry_delay=0.01,
+        )
         assert info["complete"] and len(raw) == 98
         assert all("TOP 40 " in q for q in server.sql_log)
         n_queries = len(server.sql_log)
         # a rerun reads the finished pages from disk and asks nothing
-        raw2, _ = sdss.download_sdss_catalog(server.url, str(tmp_path / "pages"), page_size=40, min_interval=0)
+        raw2, _ = sdss.download_sdss_catalog(
+            server.url, str(tmp_path / "pages"), page_size=40, min_interval=0
+        )
         assert len(server.sql_log) == n_queries
     pd.testing.assert_frame_equal(raw, raw2)
     assert sorted(int(s) for s in raw["specObjID"]) == sorted(r["specObjID"] for r in rows)
@@ -72,11 +94,19 @@ def test_interrupted_catalog_download_resumes_without_loss_or_doubles(tmp_path):
         server.sql_faults.appendleft(None)
         server.sql_faults.appendleft(None)
         with pytest.raises(skyserver.SkyServerError, match="after 3 attempts"):
-            sdss.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0,
-                                          retries=3, retry_delay=0.01)
+            sdss.download_sdss_catalog(
+                server.url,
+                str(tmp_path / "p"),
+                page_size=50,
+                min_interval=0,
+                retries=3,
+                retry_delay=0.01,
+            )
         assert len(list((tmp_path / "p").glob("page-*.csv"))) == 2
         server.sql_faults.clear()
-        raw, info = sdss.download_sdss_catalog(server.url, str(tmp_path / "p"), page_size=50, min_interval=0)
+        raw, info = sdss.download_sdss_catalog(
+            server.url, str(tmp_path / "p"), page_size=50, min_interval=0
+        )
     assert info["complete"] and len(raw) == 130 and raw["specObjID"].is_unique
 
 
@@ -84,11 +114,15 @@ def test_rejection_stops_with_the_servers_message(tmp_path):
     with FakeSkyServer(make_rows(10)) as server:
         with pytest.raises(skyserver.SkyServerRejected, match="limit is  top 500000"):
             skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
-                "SELECT TOP 600000 objID FROM Galaxy", ["objID"])
+                "SELECT TOP 600000 objID FROM Galaxy", ["objID"]
+            )
         before = len(server.sql_log)
-        with pytest.raises(skyserver.SkyServerRejected, match="Invalid column name 'nope'"):  # HTTP 500 + JSON
+        with pytest.raises(
+            skyserver.SkyServerRejected, match="Invalid column name 'nope'"
+        ):  # HTTP 500 + JSON
             skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
-                "SELECT TOP 5 G.x AS nope FROM Galaxy", ["nope"])
+                "SELECT TOP 5 G.x AS nope FROM Galaxy", ["nope"]
+            )
         assert len(server.sql_log) == before + 1  # wrong SQL is not retried
 
 
@@ -104,8 +138,15 @@ def test_sql_rate_is_at_most_one_query_per_interval(tmp_path):
 
 
 def _client(server, **kw):
-    return skyserver.CutoutClient(server.url, 64, 0.592, timeout=kw.pop("timeout", 1.0), retry=FAST,
-                                  requests_per_second=1000, **kw)
+    return skyserver.CutoutClient(
+        server.url,
+        64,
+        0.592,
+        timeout=kw.pop("timeout", 1.0),
+        retry=FAST,
+        requests_per_second=1000,
+        **kw,
+    )
 
 
 def test_cutout_recovers_from_transient_failures():
@@ -129,16 +170,26 @@ def test_cutout_404_is_permanent_and_500_forever_fails():
         server.always_fail.add(rows[1]["objID"])
         client = _client(server)
         outside = client.fetch(rows[0]["ra"], rows[0]["dec"])
-        assert (outside.status, outside.http_status, outside.attempts) == ("outside_footprint", 404, 1)
+        assert (outside.status, outside.http_status, outside.attempts) == (
+            "outside_footprint",
+            404,
+            1,
+        )
         assert server.cutout_requests[rows[0]["objID"]] == 1
         broken = client.fetch(rows[1]["ra"], rows[1]["dec"])
-        assert (broken.status, broken.http_status, broken.attempts) == ("failed", 500, FAST.attempts)
+        assert (broken.status, broken.http_status, broken.attempts) == (
+            "failed",
+            500,
+            FAST.attempts,
+        )
 
 
 def test_wrong_size_answers_are_not_kept():
     rows = make_rows(1, duplicates=0)
     with FakeSkyServer(rows) as server:  # the server clips 32 px requests to 64
-        res = skyserver.CutoutClient(server.url, 32, 1.0, retry=FAST).fetch(rows[0]["ra"], rows[0]["dec"])
+        res = skyserver.CutoutClient(server.url, 32, 1.0, retry=FAST).fetch(
+            rows[0]["ra"], rows[0]["dec"]
+        )
     assert res.status == "failed" and "expected 32x32" in res.error
 
 
@@ -149,10 +200,21 @@ def test_a_wrong_apply_query_stops_at_once_and_a_timeout_is_retried():
 
     with FakeSkyServer(make_rows(30, duplicates=0, outside=0)) as server:
         with pytest.raises(InputError, match="Invalid column name 'petroMag_q'"):
-            run_query(server.url, "SELECT objID, ra, dec, petroMag_q FROM Galaxy", retries=4, retry_delay=0.01,
-                      min_query_interval=0)
+            run_query(
+                server.url,
+                "SELECT objID, ra, dec, petroMag_q FROM Galaxy",
+                retries=4,
+                retry_delay=0.01,
+                min_query_interval=0,
+            )
         assert len(server.sql_log) == 1
         server.sql_faults.append("500")  # "Execution Timeout Expired."
-        rows = run_query(server.url, "SELECT objID, ra, dec FROM Galaxy", page_size=20, retries=4, retry_delay=0.01,
-                         min_query_interval=0)
+        rows = run_query(
+            server.url,
+            "SELECT objID, ra, dec FROM Galaxy",
+            page_size=20,
+            retries=4,
+            retry_delay=0.01,
+            min_query_interval=0,
+        )
         assert len(rows) == 30 and rows["objID"].is_unique

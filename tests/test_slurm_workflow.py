@@ -27,10 +27,28 @@ PROFILE = ROOT / "profiles" / "slurm"
 SIZES = [8, 4, 1]
 MODEL = "results/models/oh_p50-{}px/seed3.pt"
 # Faster status polling than a real cluster wants; every other setting is the profile's.
-POLL = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
-        "--latency-wait", "5")
-SACCT_FIELDS = ["JobID", "Comment", "Partition", "AllocCPUS", "ReqMem", "TimelimitRaw", "ReqTRES",
-                "State", "Submit", "Start", "End", "WorkDir"]
+POLL = (
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--seconds-between-status-checks",
+    "1",
+    "--latency-wait",
+    "5",
+)
+SACCT_FIELDS = [
+    "JobID",
+    "Comment",
+    "Partition",
+    "AllocCPUS",
+    "ReqMem",
+    "TimelimitRaw",
+    "ReqTRES",
+    "State",
+    "Submit",
+    "Start",
+    "End",
+    "WorkDir",
+]
 
 
 def _unavailable(reason: str):
@@ -54,9 +72,12 @@ def cluster() -> None:
     if _cluster_is_up():
         return
     if os.geteuid() != 0:
-        _unavailable(f"no SLURM test cluster is up, and starting one needs root: sudo {CLUSTER_SCRIPT}")
-    proc = subprocess.run([str(CLUSTER_SCRIPT), "--no-install"], capture_output=True, text=True,
-                          timeout=300)
+        _unavailable(
+            f"no SLURM test cluster is up, and starting one needs root: sudo {CLUSTER_SCRIPT}"
+        )
+    proc = subprocess.run(
+        [str(CLUSTER_SCRIPT), "--no-install"], capture_output=True, text=True, timeout=300
+    )
     if proc.returncode == 3:  # the Debian packages are missing
         _unavailable(proc.stderr.strip())
     assert proc.returncode == 0 and _cluster_is_up(), proc.stderr
@@ -64,8 +85,19 @@ def cluster() -> None:
 
 def snakemake_cmd(work: Path, configfile: Path, *targets: str) -> list[str]:
     """The README's SLURM command, run in `work`."""
-    return [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-            "--workflow-profile", str(PROFILE), "--configfile", str(configfile), *POLL, *targets]
+    return [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--workflow-profile",
+        str(PROFILE),
+        "--configfile",
+        str(configfile),
+        *POLL,
+        *targets,
+    ]
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -75,8 +107,13 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
 def jobs_in(work: Path, since: float) -> list[dict]:
     """sacct's record of every job submitted from `work` since `since`, in submission order."""
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 1))
-    out = subprocess.run(["sacct", "-X", "-P", "-n", "--units=M", "-S", start, "-o", ",".join(SACCT_FIELDS)],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "--units=M", "-S", start, "-o", ",".join(SACCT_FIELDS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     jobs = []
     for line in out.splitlines():
         row = dict(zip(SACCT_FIELDS, line.split("|"), strict=True))
@@ -84,11 +121,21 @@ def jobs_in(work: Path, since: float) -> list[dict]:
             continue
         rule = re.fullmatch(r"rule_(\w+?)(?:_wildcards_(\w+))?", row["Comment"])
         gpus = re.search(r"gres/gpu=(\d+)", row["ReqTRES"])
-        jobs.append({"id": int(row["JobID"]), "rule": rule[1] if rule else "", "wildcards": rule and rule[2],
-                     "partition": row["Partition"], "cpus": int(row["AllocCPUS"]),
-                     "mem_mb": float(row["ReqMem"].rstrip("M")), "minutes": int(row["TimelimitRaw"]),
-                     "gpus": int(gpus[1]) if gpus else 0, "state": row["State"].split()[0],
-                     "start": _time(row["Start"]), "end": _time(row["End"])})
+        jobs.append(
+            {
+                "id": int(row["JobID"]),
+                "rule": rule[1] if rule else "",
+                "wildcards": rule and rule[2],
+                "partition": row["Partition"],
+                "cpus": int(row["AllocCPUS"]),
+                "mem_mb": float(row["ReqMem"].rstrip("M")),
+                "minutes": int(row["TimelimitRaw"]),
+                "gpus": int(gpus[1]) if gpus else 0,
+                "state": row["State"].split()[0],
+                "start": _time(row["Start"]),
+                "end": _time(row["End"]),
+            }
+        )
     return sorted(jobs, key=lambda j: j["id"])
 
 
@@ -105,8 +152,9 @@ def by_rule(jobs: list[dict]) -> dict[str, list[dict]]:
 
 def max_in_flight(jobs: list[dict]) -> int:
     """The most jobs running at one moment."""
-    events = sorted([(j["start"], 1) for j in jobs] + [(j["end"], -1) for j in jobs],
-                    key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(j["start"], 1) for j in jobs] + [(j["end"], -1) for j in jobs], key=lambda e: (e[0], e[1])
+    )
     now = best = 0
     for _, step in events:
         now += step
@@ -116,8 +164,9 @@ def max_in_flight(jobs: list[dict]) -> int:
 
 def queued(rule: str) -> list[tuple[int, str, str]]:
     """(job id, wildcards, state) of the cluster's queued and running jobs of `rule`."""
-    out = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True,
-                         timeout=30).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "-o", "%i|%k|%T"], capture_output=True, text=True, timeout=30
+    ).stdout
     found = []
     for line in out.splitlines():
         job, comment, state = line.split("|")
@@ -146,8 +195,14 @@ def sdss_run(tmp_path_factory, cluster) -> dict:
     with FakeSkyServer(make_rows(60, duplicates=0, outside=2)) as server:
         cfg["sdss"]["url"] = server.url
         (work / "sdss.yaml").write_text(yaml.safe_dump(cfg))
-        proc = run(snakemake_cmd(work, work / "sdss.yaml", *[MODEL.format(s) for s in SIZES],
-                                 f"results/predictions/oh_p50-{SIZES[-1]}px.csv"))
+        proc = run(
+            snakemake_cmd(
+                work,
+                work / "sdss.yaml",
+                *[MODEL.format(s) for s in SIZES],
+                f"results/predictions/oh_p50-{SIZES[-1]}px.csv",
+            )
+        )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"work": work, "jobs": jobs_in(work, since), "log": proc.stdout + proc.stderr}
 
@@ -178,7 +233,9 @@ def test_cpu_jobs_go_to_the_cpu_partition_and_downloads_stay_local(sdss_run):
     assert (sdss_run["work"] / "results" / "cutouts" / "manifest.csv").is_file()
     cpu_rules = {"cutouts_manifest", "pack", "split"}
     assert cpu_rules <= set(jobs)
-    default_mem = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"]["mem_mb"]
+    default_mem = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"][
+        "mem_mb"
+    ]
     for job in (j for rule in cpu_rules for j in jobs[rule]):
         assert job["partition"] == "cpu" and job["gpus"] == 0 and job["mem_mb"] == default_mem
 
@@ -240,7 +297,9 @@ def _training_pids(job: int) -> list[int]:
     return pids if any(b"train.py" in c for c in cmdlines) else []
 
 
-def test_a_timed_out_training_is_retried_with_more_time_and_a_cancelled_run_resumes(sdss_run, tmp_path):
+def test_a_timed_out_training_is_retried_with_more_time_and_a_cancelled_run_resumes(
+    sdss_run, tmp_path
+):
     """Two trainings in one run (to keep the test short), both held (stopped) once they train.
     A: its end time is moved to now (as an administrator can), so SLURM's time-limit enforcement
     kills it (TIMEOUT) as it would after 240 minutes, and the profile's retry asks for twice the
@@ -260,21 +319,35 @@ def test_a_timed_out_training_is_retried_with_more_time_and_a_cancelled_run_resu
 
     first = _wait_for("both trainings running", running, 180, proc, log)
     for job in first.values():
-        for pid in _wait_for(f"job {job} training", lambda job=job: _training_pids(job), 120, proc, log):
+        for pid in _wait_for(
+            f"job {job} training", lambda job=job: _training_pids(job), 120, proc, log
+        ):
             os.kill(pid, signal.SIGSTOP)
-    subprocess.run(["scontrol", "update", f"JobId={first[a]}", "EndTime=now"], check=True, timeout=30)
-    _wait_for("A's retry to finish", lambda: "1 of 2 steps (50%) done" in log.read_text(), 300, proc, log)
+    subprocess.run(
+        ["scontrol", "update", f"JobId={first[a]}", "EndTime=now"], check=True, timeout=30
+    )
+    _wait_for(
+        "A's retry to finish", lambda: "1 of 2 steps (50%) done" in log.read_text(), 300, proc, log
+    )
     subprocess.run(["scancel", str(first[b])], check=True, timeout=30)
-    _wait_for("B cancelled", lambda: not [j for j, w, _ in queued("train") if w == b], 60, proc, log)
+    _wait_for(
+        "B cancelled", lambda: not [j for j, w, _ in queued("train") if w == b], 60, proc, log
+    )
     proc.send_signal(signal.SIGINT)  # the user stops the run
     assert proc.wait(timeout=120) != 0, tail(log)
 
     train = by_rule(jobs_in(work, since))["train"]
     retried = [j for j in train if j["wildcards"] == a]
     assert [j["state"] for j in retried] == ["TIMEOUT", "COMPLETED"], tail(log)
-    assert retried[1]["minutes"] == profile_value("train", "runtime", 2) > profile_value("train", "runtime", 1)
+    assert (
+        retried[1]["minutes"]
+        == profile_value("train", "runtime", 2)
+        > profile_value("train", "runtime", 1)
+    )
     assert [j["mem_mb"] for j in retried] == [profile_value("train", "mem_mb", n) for n in (1, 2)]
-    assert [(j["id"], j["state"]) for j in train if j["wildcards"] == b] == [(first[b], "CANCELLED")]
+    assert [(j["id"], j["state"]) for j in train if j["wildcards"] == b] == [
+        (first[b], "CANCELLED")
+    ]
     assert (work / MODEL.format(4)).is_file() and not (work / MODEL.format(8)).exists()
 
     since = time.time()
@@ -295,10 +368,17 @@ def test_device_auto_in_a_slurm_job(cluster, partition):
         pytest.skip("this machine has a usable GPU: the stand-in devices would map onto it")
     code = "from galaxy_cnn.device import resolve_device; print(resolve_device('auto'))"
     gpus = ["--gpus=1"] if partition == "gpu" else []
-    proc = subprocess.run(["srun", "-p", partition, *gpus, "-t", "5", "--mem=2000", sys.executable, "-c", code],
-                          cwd=ROOT / "workflow" / "scripts", capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["srun", "-p", partition, *gpus, "-t", "5", "--mem=2000", sys.executable, "-c", code],
+        cwd=ROOT / "workflow" / "scripts",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if partition == "cpu":
         assert proc.returncode == 0 and proc.stdout.strip() == "cpu", proc.stderr
     else:
         assert proc.returncode != 0
-        assert re.search(r"This job was given a GPU \(CUDA_VISIBLE_DEVICES=\d\) but PyTorch", proc.stderr)
+        assert re.search(
+            r"This job was given a GPU \(CUDA_VISIBLE_DEVICES=\d\) but PyTorch", proc.stderr
+        )

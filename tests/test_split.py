@@ -23,7 +23,9 @@ def test_seeded_and_independent_of_order():
 
 
 def test_duplicates_removed_and_counted(tmp_path):
-    pd.DataFrame({"objID": [5, 6, 6, 7, 8], "row": range(5)}).to_csv(tmp_path / "i.csv", index=False)
+    pd.DataFrame({"objID": [5, 6, 6, 7, 8], "row": range(5)}).to_csv(
+        tmp_path / "i.csv", index=False
+    )
     split, report = make_split(str(tmp_path / "i.csv"), [0.5, 0.25, 0.25], 0)
     assert report["duplicates_removed"] == 1 and len(split) == 4
 

@@ -4,5 +4,6 @@ from galaxy_cnn import runlog
 from galaxy_cnn.sources import get_source
 
 runlog.to_file(snakemake.log[0])
-get_source(snakemake.params.source).build_catalog(dict(snakemake.input), snakemake.params.settings,
-                                                  dict(snakemake.output))
+get_source(snakemake.params.source).build_catalog(
+    dict(snakemake.input), snakemake.params.settings, dict(snakemake.output)
+)

@@ -3,4 +3,6 @@
 from galaxy_cnn import metrics, runlog
 
 log = runlog.to_file(snakemake.log[0])
-log.info("\n%s", metrics.cv_summary(list(snakemake.input), snakemake.output[0]).to_string(index=False))
+log.info(
+    "\n%s", metrics.cv_summary(list(snakemake.input), snakemake.output[0]).to_string(index=False)
+)

@@ -4,5 +4,16 @@ from galaxy_cnn import ensemble, runlog
 
 runlog.to_file(snakemake.log[0])
 i, o, p = snakemake.input, snakemake.output, snakemake.params
-ensemble.make_ensemble(list(i.members), i.images, i.index, i.catalog, i.split, o.model, o.meta, p.views, p.batch_size,
-                       p.device, snakemake.threads)
+ensemble.make_ensemble(
+    list(i.members),
+    i.images,
+    i.index,
+    i.catalog,
+    i.split,
+    o.model,
+    o.meta,
+    p.views,
+    p.batch_size,
+    p.device,
+    snakemake.threads,
+)

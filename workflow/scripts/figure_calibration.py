@@ -3,5 +3,12 @@
 from galaxy_cnn import figures, runlog
 
 log = runlog.to_file(snakemake.log[0])
-log.info("%s", figures.uncertainty_calibration(snakemake.input.predictions, snakemake.input.catalog,
-                                               list(snakemake.output), label=snakemake.params.target))
+log.info(
+    "%s",
+    figures.uncertainty_calibration(
+        snakemake.input.predictions,
+        snakemake.input.catalog,
+        list(snakemake.output),
+        label=snakemake.params.target,
+    ),
+)

@@ -3,5 +3,10 @@
 from galaxy_cnn import figures, runlog
 
 runlog.to_file(snakemake.log[0])
-figures.gallery(snakemake.input.predictions, snakemake.input.packed, snakemake.input.index,
-                list(snakemake.output), seed=snakemake.params.seed)
+figures.gallery(
+    snakemake.input.predictions,
+    snakemake.input.packed,
+    snakemake.input.index,
+    list(snakemake.output),
+    seed=snakemake.params.seed,
+)

@@ -3,5 +3,12 @@
 from galaxy_cnn import figures, runlog
 
 log = runlog.to_file(snakemake.log[0])
-log.info("%s", figures.mass_metallicity(snakemake.input.predictions, snakemake.input.catalog, list(snakemake.output),
-                                        truth=snakemake.params.truth))
+log.info(
+    "%s",
+    figures.mass_metallicity(
+        snakemake.input.predictions,
+        snakemake.input.catalog,
+        list(snakemake.output),
+        truth=snakemake.params.truth,
+    ),
+)

@@ -3,5 +3,12 @@
 from galaxy_cnn import figures, runlog
 
 log = runlog.to_file(snakemake.log[0])
-log.info("%s", figures.stellar_mass(snakemake.input.mass, snakemake.input.catalog, snakemake.params.z_column,
-                                    list(snakemake.output)))
+log.info(
+    "%s",
+    figures.stellar_mass(
+        snakemake.input.mass,
+        snakemake.input.catalog,
+        snakemake.params.z_column,
+        list(snakemake.output),
+    ),
+)

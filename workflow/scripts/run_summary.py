@@ -6,7 +6,20 @@ log = runlog.to_file(snakemake.log[0])
 i, p = snakemake.input, snakemake.params
 stale = tables.stale_outputs(p.folders, p.current)
 if stale:
-    log.warning("%d files in results/ were not made by this configuration (listed as 'stale' in %s): %s",
-                len(stale), snakemake.output[0], ", ".join(stale[:10]) + (" ..." if len(stale) > 10 else ""))
-tables.run_summary(i.catalog, i.manifest, i.pack, i.split, list(i.models), list(i.predictions), i.metrics,
-                   snakemake.output[0], stale)
+    log.warning(
+        "%d files in results/ were not made by this configuration (listed as 'stale' in %s): %s",
+        len(stale),
+        snakemake.output[0],
+        ", ".join(stale[:10]) + (" ..." if len(stale) > 10 else ""),
+    )
+tables.run_summary(
+    i.catalog,
+    i.manifest,
+    i.pack,
+    i.split,
+    list(i.models),
+    list(i.predictions),
+    i.metrics,
+    snakemake.output[0],
+    stale,
+)

@@ -30,7 +30,16 @@ from .images import ImageError, downsample, index_image_folder, read_local_image
 
 log = logging.getLogger(__name__)
 INPUT_COLUMNS = ["input", "objID", "status", "reason", "image"]
-RESULT_COLUMNS = {"input", "status", "reason", "error", "image", "pred", "pred_std", "true"}  # made by apply
+RESULT_COLUMNS = {
+    "input",
+    "status",
+    "reason",
+    "error",
+    "image",
+    "pred",
+    "pred_std",
+    "true",
+}  # made by apply
 
 
 # --- the model, as plain metadata for the jobs that must not load torch ----------------------
@@ -41,9 +50,16 @@ def model_info(model_path: str, out_json: str) -> dict:
     from .model import load_model
 
     model, meta = load_model(model_path)
-    info = {"model": str(Path(model_path).resolve()), "target": meta["target"], "size": meta["size"],
-            "cutouts": meta.get("cutouts"), "seeds": meta.get("seeds"), "sigma_scale": model.sigma_scale,
-            "calibration": meta.get("calibration"), "model_provenance": meta.get("provenance", {})}
+    info = {
+        "model": str(Path(model_path).resolve()),
+        "target": meta["target"],
+        "size": meta["size"],
+        "cutouts": meta.get("cutouts"),
+        "seeds": meta.get("seeds"),
+        "sigma_scale": model.sigma_scale,
+        "calibration": meta.get("calibration"),
+        "model_provenance": meta.get("provenance", {}),
+    }
     if not info["cutouts"] or "scale" not in info["cutouts"]:
         raise InputError(f"{model_path}: the model does not record its cutouts' size and scale")
     files.write_json(info, out_json)
@@ -60,7 +76,9 @@ def read_positions(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = read_user_csv(Path(path), "apply positions")
     missing = [c for c in ("objID", "ra", "dec") if c not in raw.columns]
     if missing:
-        raise InputError(f"apply positions {path} lacks column(s) {missing}; it has {list(raw.columns)}")
+        raise InputError(
+            f"apply positions {path} lacks column(s) {missing}; it has {list(raw.columns)}"
+        )
     good, _, rejected = clean_catalog(raw, require_coords=True, name=f"apply positions {path}")
     return good, pd.DataFrame({"input": rejected["objID"], "reason": rejected["reason"]})
 
@@ -70,13 +88,17 @@ def query_body(user_sql: str) -> str:
     lines = [line.split("--", 1)[0] for line in user_sql.splitlines()]
     body = " ".join(" ".join(lines).split()).rstrip(";").strip()
     if not body.upper().startswith("SELECT "):
-        raise InputError(f"apply query must be one SELECT statement returning objID, ra, dec; got: {user_sql!r}")
+        raise InputError(
+            f"apply query must be one SELECT statement returning objID, ra, dec; got: {user_sql!r}"
+        )
     if ";" in body:
         raise InputError("apply query must be a single statement (it contains ';')")
     if re.match(r"SELECT\s+(DISTINCT\s+)?TOP\b", body, flags=re.IGNORECASE):
         raise InputError("apply query must not use TOP: the workflow fetches every row, in pages")
     if re.search(r"\bORDER\s+BY\b", body, flags=re.IGNORECASE):
-        raise InputError("apply query must not have ORDER BY: the workflow pages through it in objID order itself")
+        raise InputError(
+            "apply query must not have ORDER BY: the workflow pages through it in objID order itself"
+        )
     return body
 
 
@@ -85,23 +107,38 @@ def query_sql(body: str, top: int, after: int) -> str:
     return f"SELECT TOP {top} q.* FROM ({body}) AS q WHERE q.objID > {after} ORDER BY q.objID"
 
 
-def run_query(url: str, user_sql: str, page_size: int = 50_000, min_query_interval: float = 1.0,
-              query_timeout: float = 600, retries: int = 5, retry_delay: float = 2.0) -> pd.DataFrame:
+def run_query(
+    url: str,
+    user_sql: str,
+    page_size: int = 50_000,
+    min_query_interval: float = 1.0,
+    query_timeout: float = 600,
+    retries: int = 5,
+    retry_delay: float = 2.0,
+) -> pd.DataFrame:
     """Every row of the user's selection, keyset-paged on objID with the catalog's validated client."""
     from .skyserver import Retry, SkyServerError, SkyServerRejected, SqlClient
 
     body = query_body(user_sql)  # bad SQL stops here, before any request
-    client = SqlClient(url, timeout=query_timeout, retry=Retry(attempts=retries, base_delay=retry_delay),
-                       min_interval=min_query_interval)
+    client = SqlClient(
+        url,
+        timeout=query_timeout,
+        retry=Retry(attempts=retries, base_delay=retry_delay),
+        min_interval=min_query_interval,
+    )
     frames, header, last = [], None, 0
     with tqdm(desc="query pages", unit="row", mininterval=2) as bar:
         while True:
             try:
-                page_header, rows = client.query_table(query_sql(body, page_size, last), ("objID", "ra", "dec"))
+                page_header, rows = client.query_table(
+                    query_sql(body, page_size, last), ("objID", "ra", "dec")
+                )
             except SkyServerRejected as err:
                 raise InputError(f"apply query: {err}") from err
             if header is not None and page_header != header:
-                raise SkyServerError(f"query pages disagree on columns: {header} then {page_header}")
+                raise SkyServerError(
+                    f"query pages disagree on columns: {header} then {page_header}"
+                )
             header = page_header
             if not rows:
                 break
@@ -109,14 +146,22 @@ def run_query(url: str, user_sql: str, page_size: int = 50_000, min_query_interv
             ids = [int(v) for v in page["objID"]]
             repeated = [a for a, b in zip(ids[:-1], ids[1:], strict=True) if a == b]
             if repeated:  # rows of one objID could straddle two pages and be lost
-                raise InputError(f"apply query returns several rows for objID {repeated[0]} (a join?); "
-                                 "select one row per objID")
+                raise InputError(
+                    f"apply query returns several rows for objID {repeated[0]} (a join?); "
+                    "select one row per objID"
+                )
             if ids != sorted(ids) or ids[0] <= last:
-                raise SkyServerError("SkyServer returned a page out of objID order; paging is unsafe")
+                raise SkyServerError(
+                    "SkyServer returned a page out of objID order; paging is unsafe"
+                )
             frames.append(page)
             last = ids[-1]
             bar.update(len(page))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=header or ["objID", "ra", "dec"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=header or ["objID", "ra", "dec"])
+    )
 
 
 def write_targets(kind: str, source: str, sdss: dict, out_targets: str, out_rejected: str) -> dict:
@@ -138,22 +183,38 @@ def write_targets(kind: str, source: str, sdss: dict, out_targets: str, out_reje
     return {"targets": len(good), "rejected": len(rejected)}
 
 
-def fetch_cutouts_shard(targets_csv: str, model_json: str, shard: int, n_shards: int, settings: dict, folder: str,
-                        out_manifest: str) -> pd.DataFrame:
+def fetch_cutouts_shard(
+    targets_csv: str,
+    model_json: str,
+    shard: int,
+    n_shards: int,
+    settings: dict,
+    folder: str,
+    out_manifest: str,
+) -> pd.DataFrame:
     """One shard of SkyServer cutouts for apply targets, at the model's cutout size and scale."""
     from .sources import sdss
 
     cutouts = files.read_json(model_json)["cutouts"]
     image = {"size": cutouts["size"], "scale": cutouts["scale"]}
-    return sdss.cutouts_shard(targets_csv, {}, shard, n_shards, image, settings, folder, out_manifest)
+    return sdss.cutouts_shard(
+        targets_csv, {}, shard, n_shards, image, settings, folder, out_manifest
+    )
 
 
 # --- the inputs table: one row per input, the image to predict where there is one ----------------
 
 
-def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv: str | None = None,
-                rejected_csv: str | None = None, shard_csvs: list[str] = (), cutout_folder: str | None = None,
-                max_failed_fraction: float = 0.0) -> dict:
+def list_inputs(
+    kind: str,
+    out_csv: str,
+    folder: str | None = None,
+    targets_csv: str | None = None,
+    rejected_csv: str | None = None,
+    shard_csvs: list[str] = (),
+    cutout_folder: str | None = None,
+    max_failed_fraction: float = 0.0,
+) -> dict:
     """results/applied/{name}/inputs.csv: input, objID, status, reason, image (+ carried columns).
 
     Downloads that failed for more than `max_failed_fraction` of the targets stop here, and a plain
@@ -165,15 +226,23 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
         by_id, unnamed = index_image_folder(folder)
         if not by_id and not unnamed:
             raise InputError(f"apply images: folder {folder} holds no JPEG/PNG/FITS image")
-        rows = [{"input": name, "objID": pd.NA, "status": "failed", "reason": reason, "image": ""}
-                for name, reason in unnamed.items()]
+        rows = [
+            {"input": name, "objID": pd.NA, "status": "failed", "reason": reason, "image": ""}
+            for name, reason in unnamed.items()
+        ]
         for obj_id, paths in by_id.items():
             names = ", ".join(p.name for p in paths)
             for p in paths:
                 dup = len(paths) > 1
-                rows.append({"input": p.name, "objID": obj_id, "status": "failed" if dup else "ok",
-                             "reason": f"several images for objID {obj_id}: {names}" if dup else "",
-                             "image": "" if dup else str(p)})
+                rows.append(
+                    {
+                        "input": p.name,
+                        "objID": obj_id,
+                        "status": "failed" if dup else "ok",
+                        "reason": f"several images for objID {obj_id}: {names}" if dup else "",
+                        "image": "" if dup else str(p),
+                    }
+                )
         table = pd.DataFrame(rows, columns=INPUT_COLUMNS)
     else:
         # nullable dtypes keep long integer columns exact (objID must be "Int64" here: pandas reads "int64"
@@ -183,19 +252,31 @@ def list_inputs(kind: str, out_csv: str, folder: str | None = None, targets_csv:
         from .cutouts import stop_or_warn_on_failed
 
         shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
-        stop_or_warn_on_failed(shards, ("failed",), n_cutouts=len(targets), limit=max_failed_fraction,
-                               listing=out_csv, forcerun="apply_cutouts_shard")
+        stop_or_warn_on_failed(
+            shards,
+            ("failed",),
+            n_cutouts=len(targets),
+            limit=max_failed_fraction,
+            listing=out_csv,
+            forcerun="apply_cutouts_shard",
+        )
         manifest = pd.concat(shards.values(), ignore_index=True)
         table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
         if table["status"].isna().any():
-            raise RuntimeError(f"{int(table['status'].isna().sum())} targets have no cutout manifest row")
+            raise RuntimeError(
+                f"{int(table['status'].isna().sum())} targets have no cutout manifest row"
+            )
         ok = table["status"] == "ok"
         table = table.rename(columns={"error": "reason"}).assign(
-            input=table["objID"].astype(str), image=np.where(ok, [f"{cutout_folder}/{o}.jpg" for o in table["objID"]], ""))
+            input=table["objID"].astype(str),
+            image=np.where(ok, [f"{cutout_folder}/{o}.jpg" for o in table["objID"]], ""),
+        )
         table["reason"] = table["reason"].fillna("")
         rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False)
         exact = [int(v) if not id_problem(v) else pd.NA for v in rejected["input"]]
-        rejected = rejected.assign(objID=pd.array(exact, dtype="Int64"), status="rejected", image="")
+        rejected = rejected.assign(
+            objID=pd.array(exact, dtype="Int64"), status="rejected", image=""
+        )
         table = pd.concat([table, rejected], ignore_index=True)
         table = table[INPUT_COLUMNS + [c for c in table.columns if c not in INPUT_COLUMNS]]
     table["objID"] = table["objID"].astype("Int64")
@@ -207,17 +288,30 @@ def read_inputs(path: str, chunksize: int | None = None):
     """The inputs table (or an iterator of `chunksize`-row blocks of it), text columns never NaN."""
     text = {"input": str, "status": str, "reason": str, "image": str}
     if chunksize:
-        return (b.fillna({c: "" for c in text}) for b in pd.read_csv(path, dtype={"objID": "Int64"} | text,
-                                                                    chunksize=chunksize))
-    return pd.read_csv(path, dtype={"objID": "Int64"} | text, dtype_backend="numpy_nullable").fillna(
-        {c: "" for c in text})
+        return (
+            b.fillna({c: "" for c in text})
+            for b in pd.read_csv(path, dtype={"objID": "Int64"} | text, chunksize=chunksize)
+        )
+    return pd.read_csv(
+        path, dtype={"objID": "Int64"} | text, dtype_backend="numpy_nullable"
+    ).fillna({c: "" for c in text})
 
 
 # --- prediction, streamed in chunks, one shard of the inputs ----------------------------------
 
 
-def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, out_csv: str, device: str = "auto",
-                  views: int = 8, batch_size: int = 256, chunk: int = 2048, threads: int = 1) -> dict:
+def predict_shard(
+    model_path: str,
+    inputs_csv: str,
+    shard: int,
+    n_shards: int,
+    out_csv: str,
+    device: str = "auto",
+    views: int = 8,
+    batch_size: int = 256,
+    chunk: int = 2048,
+    threads: int = 1,
+) -> dict:
     """objID, status, reason, pred, pred_std for the `ok` inputs of one shard (every n-th row).
 
     The inputs table is read, and the images decoded and predicted, `chunk` rows at a time, and
@@ -239,9 +333,15 @@ def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, o
     with files.atomic_path(out_csv) as tmp, open(tmp, "w") as out:
         pd.DataFrame(columns=columns).to_csv(out, index=False)
         offset = 0
-        for block in tqdm(read_inputs(inputs_csv, chunksize=chunk * n_shards), desc=f"apply shard {shard}",
-                          unit="chunk", mininterval=2):
-            mine = block[((np.arange(len(block)) + offset) % n_shards == shard) & (block["status"] == "ok")]
+        for block in tqdm(
+            read_inputs(inputs_csv, chunksize=chunk * n_shards),
+            desc=f"apply shard {shard}",
+            unit="chunk",
+            mininterval=2,
+        ):
+            mine = block[
+                ((np.arange(len(block)) + offset) % n_shards == shard) & (block["status"] == "ok")
+            ]
             offset += len(block)
             images, kept, failed = [], [], []
             for row in mine.itertuples(index=False):
@@ -249,14 +349,39 @@ def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, o
                     images.append(read_local_image(Path(row.image), full))
                     kept.append(int(row.objID))
                 except (ImageError, OSError) as err:
-                    hint = " (the size of the model's cutouts)" if f"expected {full}x{full}" in str(err) else ""
-                    failed.append({"objID": int(row.objID), "status": "failed",
-                                   "reason": f"{Path(row.image).name}: {err}{hint}"})
+                    hint = (
+                        " (the size of the model's cutouts)"
+                        if f"expected {full}x{full}" in str(err)
+                        else ""
+                    )
+                    failed.append(
+                        {
+                            "objID": int(row.objID),
+                            "status": "failed",
+                            "reason": f"{Path(row.image).name}: {err}{hint}",
+                        }
+                    )
             parts = [pd.DataFrame(failed, columns=columns)] if failed else []
             if kept:
-                pred = predict_tta(model, downsample(np.stack(images), size), batch_size, views, dev, progress=False)
-                parts.append(pd.DataFrame({"objID": kept, "status": "ok", "reason": "", "pred": pred.mean,
-                                           "pred_std": pred.std}))
+                pred = predict_tta(
+                    model,
+                    downsample(np.stack(images), size),
+                    batch_size,
+                    views,
+                    dev,
+                    progress=False,
+                )
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "objID": kept,
+                            "status": "ok",
+                            "reason": "",
+                            "pred": pred.mean,
+                            "pred_std": pred.std,
+                        }
+                    )
+                )
             for part in parts:
                 part[columns].to_csv(out, index=False, header=False, float_format="%.6f")
             counts["ok"] += len(kept)
@@ -267,13 +392,30 @@ def predict_shard(model_path: str, inputs_csv: str, shard: int, n_shards: int, o
 # --- the merged result: CSV and FITS, one row per input ----------------------------------------
 
 
-def merge_results(inputs_csv: str, shard_csvs: list[str], model_json: str, out_csv: str, out_fits: str,
-                  out_json: str, catalog_csv: str | None = None, views: int = 8) -> dict:
+def merge_results(
+    inputs_csv: str,
+    shard_csvs: list[str],
+    model_json: str,
+    out_csv: str,
+    out_fits: str,
+    out_json: str,
+    catalog_csv: str | None = None,
+    views: int = 8,
+) -> dict:
     """results/applied/{name}.csv/.fits/.json from the inputs and the prediction shards."""
     inputs = read_inputs(inputs_csv)
-    preds = pd.concat([pd.read_csv(p, dtype={"objID": "int64"}, keep_default_na=False,
-                                   na_values={"pred": [""], "pred_std": [""]}) for p in shard_csvs],
-                      ignore_index=True)
+    preds = pd.concat(
+        [
+            pd.read_csv(
+                p,
+                dtype={"objID": "int64"},
+                keep_default_na=False,
+                na_values={"pred": [""], "pred_std": [""]},
+            )
+            for p in shard_csvs
+        ],
+        ignore_index=True,
+    )
     ok = inputs["status"] == "ok"
     merged = inputs[ok].merge(preds, on="objID", how="left", suffixes=("_in", ""))
     if merged["status"].isna().any():
@@ -288,22 +430,36 @@ def merge_results(inputs_csv: str, shard_csvs: list[str], model_json: str, out_c
 
         raw = read_user_csv(Path(catalog_csv), "apply catalog")
         if "objID" not in raw.columns:
-            raise InputError(f"apply catalog {catalog_csv} has no objID column (it has {list(raw.columns)})")
+            raise InputError(
+                f"apply catalog {catalog_csv} has no objID column (it has {list(raw.columns)})"
+            )
         numeric = (info["target"],) if info["target"] in raw.columns else ()
-        cat, _, _ = clean_catalog(raw, require_coords=False, numeric=numeric, on_bad_value="exclude",
-                                  name=f"apply catalog {catalog_csv}")
+        cat, _, _ = clean_catalog(
+            raw,
+            require_coords=False,
+            numeric=numeric,
+            on_bad_value="exclude",
+            name=f"apply catalog {catalog_csv}",
+        )
         if numeric:
             truth = cat[["objID", info["target"]]].rename(columns={info["target"]: "true"})
             table = table.merge(truth.astype({"objID": "Int64"}), on="objID", how="left")
     if not (table["status"] == "ok").any():
         raise InputError(no_prediction_message(table, inputs_csv))
-    front = ["objID", "input", "status", "reason", "pred", "pred_std"] + (["true"] if "true" in table else [])
+    front = ["objID", "input", "status", "reason", "pred", "pred_std"] + (
+        ["true"] if "true" in table else []
+    )
     table = table[front + [c for c in table.columns if c not in front]]
     table = table.sort_values(["objID", "input"], na_position="last").reset_index(drop=True)
     files.write_csv(table, out_csv, float_format="%.6f")
     write_fits(table, info, views, out_fits)
-    summary = {"inputs": len(table), "by_status": table["status"].value_counts().to_dict(),
-               "model": info, "tta_views": views, "provenance": provenance.collect()}
+    summary = {
+        "inputs": len(table),
+        "by_status": table["status"].value_counts().to_dict(),
+        "model": info,
+        "tta_views": views,
+        "provenance": provenance.collect(),
+    }
     files.write_json(summary, out_json)
     return summary
 
@@ -315,8 +471,10 @@ def no_prediction_message(table: pd.DataFrame, inputs_csv: str) -> str:
     top = reasons[reasons != ""].value_counts()
     why = f"; the commonest reason ({top.iloc[0]} of them): {top.index[0]}" if len(top) else ""
     where = Path(inputs_csv).parent
-    return (f"no prediction for any of the {len(table)} inputs ({counts}){why}. Each input's status is in "
-            f"{where}/inputs.csv and {where}/predictions/")
+    return (
+        f"no prediction for any of the {len(table)} inputs ({counts}){why}. Each input's status is in "
+        f"{where}/inputs.csv and {where}/predictions/"
+    )
 
 
 def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
@@ -327,7 +485,9 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
 
     t = Table()
     obj = table["objID"]
-    t["objID"] = MaskedColumn(obj.fillna(-1).astype("int64").to_numpy(), mask=obj.isna().to_numpy(), fill_value=-1)
+    t["objID"] = MaskedColumn(
+        obj.fillna(-1).astype("int64").to_numpy(), mask=obj.isna().to_numpy(), fill_value=-1
+    )
     for col in table.columns:
         if col == "objID":
             continue
@@ -335,7 +495,9 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
         if pd.api.types.is_bool_dtype(values):
             t[col] = values.fillna(False).to_numpy(dtype=bool)
         elif pd.api.types.is_integer_dtype(values):  # exact, with nulls masked
-            t[col] = MaskedColumn(values.fillna(0).to_numpy(dtype="int64"), mask=values.isna().to_numpy())
+            t[col] = MaskedColumn(
+                values.fillna(0).to_numpy(dtype="int64"), mask=values.isna().to_numpy()
+            )
         elif pd.api.types.is_numeric_dtype(values):
             t[col] = values.to_numpy(dtype=float, na_value=np.nan)
         else:  # fixed-width text (FITS has no variable-length strings here)
@@ -345,13 +507,26 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
     for col in ("ra", "dec"):
         if col in t.colnames and t[col].dtype.kind == "f":
             t[col].unit = u.deg
-    t.meta.update({"TARGET": info["target"], "MODELPX": info["size"], "CUTPX": info["cutouts"]["size"],
-                   "CUTSCALE": info["cutouts"]["scale"], "TTAVIEWS": views, "SIGSCALE": info["sigma_scale"],
-                   "SEEDS": ",".join(map(str, info.get("seeds") or [])), "MODEL": Path(info["model"]).name,
-                   "MODELGIT": info["model_provenance"].get("git", ""),
-                   "GITREV": provenance.git_revision(Path(__file__).parent)})
+    t.meta.update(
+        {
+            "TARGET": info["target"],
+            "MODELPX": info["size"],
+            "CUTPX": info["cutouts"]["size"],
+            "CUTSCALE": info["cutouts"]["scale"],
+            "TTAVIEWS": views,
+            "SIGSCALE": info["sigma_scale"],
+            "SEEDS": ",".join(map(str, info.get("seeds") or [])),
+            "MODEL": Path(info["model"]).name,
+            "MODELGIT": info["model_provenance"].get("git", ""),
+            "GITREV": provenance.git_revision(Path(__file__).parent),
+        }
+    )
     hdu = fits.table_to_hdu(t)
-    for col in ("pred", "pred_std", "true"):  # dex is no FITS-standard unit: written as the usual string
+    for col in (
+        "pred",
+        "pred_std",
+        "true",
+    ):  # dex is no FITS-standard unit: written as the usual string
         if col in t.colnames:
             hdu.header[f"TUNIT{t.colnames.index(col) + 1}"] = ("dex", "log10 units of the target")
     hdu.header["COMMENT"] = "pred, pred_std: the predicted value and its calibrated 1-sigma error"
@@ -363,8 +538,15 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
 # --- in one call, for Python users -----------------------------------------------------------
 
 
-def apply_model(model_path: str, images: str, out_csv: str, catalog_csv: str | None = None, device: str = "auto",
-                views: int = 8, batch_size: int = 256) -> dict:
+def apply_model(
+    model_path: str,
+    images: str,
+    out_csv: str,
+    catalog_csv: str | None = None,
+    device: str = "auto",
+    views: int = 8,
+    batch_size: int = 256,
+) -> dict:
     """Predict every `{objID}` image in a folder: CSV, FITS and JSON beside `out_csv`."""
     import tempfile
 
@@ -374,6 +556,13 @@ def apply_model(model_path: str, images: str, out_csv: str, catalog_csv: str | N
         model_info(model_path, info_json)
         list_inputs("images", inputs, folder=images)
         predict_shard(model_path, inputs, 0, 1, shard, device, views, batch_size)
-        return merge_results(inputs, [shard], info_json, str(out), str(out.with_suffix(".fits")),
-                             str(out.with_suffix(".json")), catalog_csv, views)
-
+        return merge_results(
+            inputs,
+            [shard],
+            info_json,
+            str(out),
+            str(out.with_suffix(".fits")),
+            str(out.with_suffix(".json")),
+            catalog_csv,
+            views,
+        )

@@ -26,7 +26,9 @@ def read_authors(folder: str | Path) -> dict[int, pd.DataFrame]:
     for path in sorted(Path(folder).glob("test-predictions-*px.csv")):
         size = int(re.search(r"(\d+)px", path.name)[1])
         df = pd.read_csv(path, dtype={"objID": "int64"})
-        out[size] = df.rename(columns={"oh_p50": "true", "prediction": "pred"})[["objID", "true", "pred"]]
+        out[size] = df.rename(columns={"oh_p50": "true", "prediction": "pred"})[
+            ["objID", "true", "pred"]
+        ]
     if not out:
         raise FileNotFoundError(f"no test-predictions-*px.csv in {folder}")
     return out
@@ -40,12 +42,20 @@ def render(folder: str | Path, out_dir: str | Path) -> pd.DataFrame:
     files.write_csv(table, out / "metrics.csv", float_format="%.6f")
     for size, df in preds.items():
         files.write_csv(df, out / f"predictions/oh_p50-{size}px.csv")
-        figures.pred_vs_true(str(out / f"predictions/oh_p50-{size}px.csv"),
-                             [str(out / f"pred_vs_true-{size}px.png")], size=size)
-    figures.metrics_vs_size(str(out / "metrics.csv"), "oh_p50", [str(out / "metrics_vs_size.png")],
-                            published=paper.SIZES)
+        figures.pred_vs_true(
+            str(out / f"predictions/oh_p50-{size}px.csv"),
+            [str(out / f"pred_vs_true-{size}px.png")],
+            size=size,
+        )
+    figures.metrics_vs_size(
+        str(out / "metrics.csv"),
+        "oh_p50",
+        [str(out / "metrics_vs_size.png")],
+        published=paper.SIZES,
+    )
     cmp = table[["size", "n", "rmse", "nmad", "bias"]].merge(
-        paper.SIZES.rename(columns={"rmse": "paper_rmse", "nmad": "paper_nmad"}), on="size")
+        paper.SIZES.rename(columns={"rmse": "paper_rmse", "nmad": "paper_nmad"}), on="size"
+    )
     with files.atomic_path(out / "comparison.md") as tmp:
         tmp.write_text(to_markdown(cmp))
     return table

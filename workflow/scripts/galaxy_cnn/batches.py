@@ -20,9 +20,17 @@ class DeviceBatches:
     """(images, targets) batches; `shuffle=True` gives the training stream (shuffled, augmented,
     incomplete last batch dropped), `shuffle=False` every image once, in order, as it is."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool,
-                 max_shift: int = 0, seed: int = 0, device: torch.device | str | None = None,
-                 channels_last: bool | None = None):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        max_shift: int = 0,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        channels_last: bool | None = None,
+    ):
         self.images, self.targets = images, targets.float()
         self.channels_last = channels_last
         self.bs, self.shuffle, self.max_shift, self.seed = batch_size, shuffle, max_shift, seed
@@ -44,7 +52,9 @@ class DeviceBatches:
         if self.shuffle:
             order = torch.randperm(n, generator=gen, device=dev)
             ks = torch.randint(0, 8, (n,), generator=gen, device=dev)
-            shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=gen, device=dev)
+            shifts = torch.randint(
+                -self.max_shift, self.max_shift + 1, (n, 2), generator=gen, device=dev
+            )
         else:
             order = torch.arange(n, device=dev)
         for b in range(len(self)):

@@ -51,8 +51,14 @@ def _axis_ratio(lum: np.ndarray, mask: np.ndarray) -> float:
 def image_stats(rgb: np.ndarray) -> dict:
     a = rgb.astype(float)
     n = a.shape[0]
-    border = np.concatenate([a[:8].reshape(-1, 3), a[-8:].reshape(-1, 3), a[8:-8, :8].reshape(-1, 3),
-                             a[8:-8, -8:].reshape(-1, 3)])
+    border = np.concatenate(
+        [
+            a[:8].reshape(-1, 3),
+            a[-8:].reshape(-1, 3),
+            a[8:-8, :8].reshape(-1, 3),
+            a[8:-8, -8:].reshape(-1, 3),
+        ]
+    )
     sky, noise = np.array([clipped_stats(border[:, k]) for k in range(3)]).T
     c = n // 2
     core = a[c - 4 : c + 4, c - 4 : c + 4].reshape(-1, 3).mean(axis=0)
@@ -64,12 +70,22 @@ def image_stats(rgb: np.ndarray) -> dict:
     inner = (radius < 40) & (lum > 0)
     order = np.argsort(radius[inner])
     cum = np.cumsum(lum[inner][order])
-    half_light = float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)]) if cum.size and cum[-1] > 0 else 0.0
-    rim = (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)  # outskirts above the sky
+    half_light = (
+        float(radius[inner][order][np.searchsorted(cum, cum[-1] / 2)])
+        if cum.size and cum[-1] > 0
+        else 0.0
+    )
+    rim = (
+        (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)
+    )  # outskirts above the sky
     rim_rgb = excess[rim].sum(axis=0)
     core_rgb = excess[radius < 4].sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):  # a frame without outskirts gives NaN, ignored by medians
-        gradient = (rim_rgb[2] / rim_rgb[0]) / (core_rgb[2] / core_rgb[0]) if rim.sum() >= 10 else np.nan
+    with np.errstate(
+        invalid="ignore", divide="ignore"
+    ):  # a frame without outskirts gives NaN, ignored by medians
+        gradient = (
+            (rim_rgb[2] / rim_rgb[0]) / (core_rgb[2] / core_rgb[0]) if rim.sum() >= 10 else np.nan
+        )
     isophote, _ = ndimage.label(lum > 3 * lum_noise)
     centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
     source = isophote == centre_id
@@ -83,9 +99,14 @@ def image_stats(rgb: np.ndarray) -> dict:
     row = {f"sky_{ch}": sky[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
     row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
-    row |= {"peak": float(np.percentile(a.mean(axis=2), 99.9)), "half_light_px": half_light,
-            "isophotal_radius_px": isophotal, "axis_ratio": axis_ratio, "colour_gradient": gradient,
-            "has_neighbour": float(bool(others))}
+    row |= {
+        "peak": float(np.percentile(a.mean(axis=2), 99.9)),
+        "half_light_px": half_light,
+        "isophotal_radius_px": isophotal,
+        "axis_ratio": axis_ratio,
+        "colour_gradient": gradient,
+        "has_neighbour": float(bool(others)),
+    }
     return row
 
 
@@ -94,17 +115,26 @@ def folder_stats(paths: list[Path], label: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_sample(catalog_csv: str, truth_csv: str, n: int, seed: int, out_dir: Path,
-                  settings: synthetic.RenderSettings | None = None) -> list[Path]:
+def render_sample(
+    catalog_csv: str,
+    truth_csv: str,
+    n: int,
+    seed: int,
+    out_dir: Path,
+    settings: synthetic.RenderSettings | None = None,
+) -> list[Path]:
     """Render `n` catalog galaxies exactly as SkyServer cutouts are served: 128 px, 0.296"/px, JPEG."""
     cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"}).merge(
-        pd.read_csv(truth_csv, dtype={"objID": "int64"}), on="objID")
+        pd.read_csv(truth_csv, dtype={"objID": "int64"}), on="objID"
+    )
     rows = cat.sample(min(n, len(cat)), random_state=seed)
     settings = settings or synthetic.RenderSettings()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for row in rows.itertuples(index=False):
-        rgb = synthetic.render_galaxy(row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings)
+        rgb = synthetic.render_galaxy(
+            row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings
+        )
         path = out_dir / f"{row.objID}.jpg"
         files.write_bytes(path, synthetic.jpeg_bytes(rgb, settings.jpeg_quality))
         paths.append(path)
@@ -116,16 +146,30 @@ def compare(stats: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in stats.columns if c not in ("set", "file")]
     by_set = stats.groupby("set")
     typical = by_set[cols].median()
-    typical["has_neighbour"] = by_set["has_neighbour"].mean()  # a fraction of 0/1 flags, not a median
-    out = pd.DataFrame({"statistic": cols, "real_median": typical.loc["real", cols].to_numpy(),
-                        "synthetic_median": typical.loc["synthetic", cols].to_numpy()})
+    typical["has_neighbour"] = by_set[
+        "has_neighbour"
+    ].mean()  # a fraction of 0/1 flags, not a median
+    out = pd.DataFrame(
+        {
+            "statistic": cols,
+            "real_median": typical.loc["real", cols].to_numpy(),
+            "synthetic_median": typical.loc["synthetic", cols].to_numpy(),
+        }
+    )
     out["ratio"] = out["synthetic_median"] / out["real_median"].replace(0, np.nan)
     out["within_20pct"] = (out["ratio"] - 1).abs() <= MEDIAN_TOLERANCE
     return out
 
 
-def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int, seed: int, out_dir: str,
-              render: dict | None = None) -> pd.DataFrame:
+def calibrate(
+    catalog_csv: str,
+    truth_csv: str,
+    real_dir: str,
+    n_synthetic: int,
+    seed: int,
+    out_dir: str,
+    render: dict | None = None,
+) -> pd.DataFrame:
     """Render, measure both sets, write stats.csv, comparison.csv/.md, calibration.png, gallery.png.
 
     `render` holds the config's synthetic.render overrides, so the cutouts measured are the ones trained on."""
@@ -138,9 +182,18 @@ def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int,
     real_paths = sorted(Path(real_dir).glob("*.jpg"))
     if not real_paths:
         raise FileNotFoundError(f"calibration.real_images: no JPEG cutouts in {real_dir}")
-    synth_paths = render_sample(catalog_csv, truth_csv, n_synthetic, seed, out / "synthetic_cutouts",
-                                synthetic.RenderSettings(**(render or {})))
-    stats = pd.concat([folder_stats(real_paths, "real"), folder_stats(synth_paths, "synthetic")], ignore_index=True)
+    synth_paths = render_sample(
+        catalog_csv,
+        truth_csv,
+        n_synthetic,
+        seed,
+        out / "synthetic_cutouts",
+        synthetic.RenderSettings(**(render or {})),
+    )
+    stats = pd.concat(
+        [folder_stats(real_paths, "real"), folder_stats(synth_paths, "synthetic")],
+        ignore_index=True,
+    )
     files.write_csv(stats, out / "stats.csv", float_format="%.4f")
     table = compare(stats)
     files.write_csv(table, out / "comparison.csv", float_format="%.4f")
@@ -153,21 +206,38 @@ def calibrate(catalog_csv: str, truth_csv: str, real_dir: str, n_synthetic: int,
     for ax, col in zip(axes.flat, cols, strict=False):
         lo, hi = np.nanpercentile(stats[col], [1, 99])
         bins = np.linspace(lo, hi + 1e-9, 25)
-        for label, color in (("real", style.COLORS["baseline"]), ("synthetic", style.COLORS["cnn"])):
+        for label, color in (
+            ("real", style.COLORS["baseline"]),
+            ("synthetic", style.COLORS["cnn"]),
+        ):
             v = stats.loc[stats["set"] == label, col].dropna()
-            ax.hist(v, bins=bins, histtype="step", lw=2, density=True, color=color,
-                    label=f"{label} ({v.median():.2f})" if col != "has_neighbour" else f"{label} ({v.mean():.2f})")
+            ax.hist(
+                v,
+                bins=bins,
+                histtype="step",
+                lw=2,
+                density=True,
+                color=color,
+                label=f"{label} ({v.median():.2f})"
+                if col != "has_neighbour"
+                else f"{label} ({v.mean():.2f})",
+            )
         ax.set_title(col, fontsize=10)
         ax.legend(fontsize=7, frameon=False)
-    for ax in axes.flat[len(cols):]:
+    for ax in axes.flat[len(cols) :]:
         ax.axis("off")
-    fig.suptitle(f"Synthetic ({(stats['set'] == 'synthetic').sum()}) vs real SDSS ({len(real_paths)}) cutouts, "
-                 "128 px at 0.296\"/px; median in brackets")
+    fig.suptitle(
+        f"Synthetic ({(stats['set'] == 'synthetic').sum()}) vs real SDSS ({len(real_paths)}) cutouts, "
+        '128 px at 0.296"/px; median in brackets'
+    )
     fig.tight_layout()
     style.save(fig, [str(out / "calibration.png")])
 
     rng = np.random.default_rng(seed)
-    pick = {"real": rng.choice(real_paths, 12, replace=False), "synthetic": rng.choice(synth_paths, 12, replace=False)}
+    pick = {
+        "real": rng.choice(real_paths, 12, replace=False),
+        "synthetic": rng.choice(synth_paths, 12, replace=False),
+    }
     fig, axes = plt.subplots(4, 6, figsize=(12, 8.4))
     for r in range(4):
         label = "real" if r < 2 else "synthetic"

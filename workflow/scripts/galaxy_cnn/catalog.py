@@ -17,7 +17,11 @@ INT64_MAX = 2**63 - 1
 
 def id_problem(value) -> str:
     """Why a raw objID is unusable ('' if it is an exact positive 64-bit integer)."""
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+    text = (
+        ""
+        if value is None or (isinstance(value, float) and np.isnan(value))
+        else str(value).strip()
+    )
     if not text or text.lower() in ("nan", "<na>", "none", "null"):
         return "objID is blank"
     if text.isascii() and text.isdigit():
@@ -30,8 +34,10 @@ def id_problem(value) -> str:
         float(text)
     except ValueError:
         return "objID is not a number"
-    return ("objID is not an exact integer (floating-point notation such as 1.2376e+18 has lost digits: "
-            "export objIDs as text)")
+    return (
+        "objID is not an exact integer (floating-point notation such as 1.2376e+18 has lost digits: "
+        "export objIDs as text)"
+    )
 
 
 REJECTED_COLUMNS = ["row", "objID", "reason"]
@@ -43,9 +49,14 @@ def long_integers(column: pd.Series) -> bool:
     return bool(text.str.fullmatch(r"[+-]?\d{16,}").fillna(False).any())
 
 
-def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple[str, ...] = (),
-                  on_bad_value: str = "stop", name: str = "catalog",
-                  conflicts: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+def clean_catalog(
+    raw: pd.DataFrame,
+    require_coords: bool = True,
+    numeric: tuple[str, ...] = (),
+    on_bad_value: str = "stop",
+    name: str = "catalog",
+    conflicts: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Validate a catalog; return (kept rows, report, rejected rows with their reasons).
 
     objIDs must be exact positive 64-bit integers (never rounded), ra/dec valid when
@@ -70,7 +81,8 @@ def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple
             raise CatalogError(
                 f"{name}: column {col!r} must hold numbers, but row {first + 1} (line {first + 2}) has "
                 f"{raw[col].iloc[first]!r} ({int(bad.sum())} such rows). Fix the file, or set "
-                "local.on_bad_value: exclude to leave those rows out (they are counted)")
+                "local.on_bad_value: exclude to leave those rows out (they are counted)"
+            )
         reasons[bad & (reasons == "")] = f"{col} is not a number"
     if require_coords:
         ra = pd.to_numeric(raw["ra"], errors="coerce")
@@ -78,8 +90,14 @@ def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple
         bad_coord = ~((ra >= 0) & (ra < 360) & (dec >= -90) & (dec <= 90))
         reasons[bad_coord & (reasons == "")] = "ra/dec missing or out of range"
     bad = reasons != ""
-    rejected = pd.DataFrame({"row": raw.index[bad] + 1, "objID": raw.loc[bad, "objID"].astype("string"),
-                             "reason": reasons[bad]}, columns=REJECTED_COLUMNS)
+    rejected = pd.DataFrame(
+        {
+            "row": raw.index[bad] + 1,
+            "objID": raw.loc[bad, "objID"].astype("string"),
+            "reason": reasons[bad],
+        },
+        columns=REJECTED_COLUMNS,
+    )
     df = raw[~bad].copy()
     df["objID"] = df["objID"].astype("string").str.strip().astype("int64")
     for col in df.columns:
@@ -88,7 +106,9 @@ def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple
         if col not in numeric and long_integers(df[col]):
             continue  # IDs a float cannot hold exactly stay text
         num = pd.to_numeric(df[col], errors="coerce")
-        if col in numeric or num.notna().sum() >= df[col].replace("", np.nan).notna().sum():  # numeric
+        if (
+            col in numeric or num.notna().sum() >= df[col].replace("", np.nan).notna().sum()
+        ):  # numeric
             df[col] = num.mask(num == SENTINEL)
     df["_row"] = df.index + 1
     sort_cols = ["objID", "_row"]
@@ -97,26 +117,40 @@ def clean_catalog(raw: pd.DataFrame, require_coords: bool = True, numeric: tuple
         sort_cols = ["objID", "_spec", "_row"]
     df = df.sort_values(sort_cols, kind="stable")
     dup = df["objID"].duplicated(keep="first")  # one photometric object, several spectra (or rows)
-    duplicates = pd.DataFrame({"row": df.loc[dup, "_row"], "objID": df.loc[dup, "objID"].astype("string"),
-                               "reason": "duplicate objID (the first row is kept)"}, columns=REJECTED_COLUMNS)
+    duplicates = pd.DataFrame(
+        {
+            "row": df.loc[dup, "_row"],
+            "objID": df.loc[dup, "objID"].astype("string"),
+            "reason": "duplicate objID (the first row is kept)",
+        },
+        columns=REJECTED_COLUMNS,
+    )
     conflicting = _conflicting(df, conflicts, name, on_bad_value)
     if len(conflicting):
         rejected = pd.concat([rejected, conflicting], ignore_index=True)
         lost = df["objID"].isin(conflicting["objID"].astype("int64")) & ~dup
         duplicates.loc[duplicates["objID"].isin(conflicting["objID"]), "reason"] = (
-            "duplicate objID (rows disagree; the objID is left out)")
+            "duplicate objID (rows disagree; the objID is left out)"
+        )
         df = df[~lost]
         dup = dup[~lost]
     df = df[~dup].drop(columns=["_spec", "_row"], errors="ignore").reset_index(drop=True)
     counts = rejected["reason"].value_counts().to_dict()
-    report = {"rows_in": len(raw), "rows_out": len(df), "rejected": len(rejected), "rejected_by_reason": counts,
-              "rejected_bad_objID": int(sum(r.startswith("objID") for r in problems)),
-              "rejected_bad_coordinates": int(counts.get("ra/dec missing or out of range", 0)),
-              "duplicate_objID_dropped": int(dup.sum())}
+    report = {
+        "rows_in": len(raw),
+        "rows_out": len(df),
+        "rejected": len(rejected),
+        "rejected_by_reason": counts,
+        "rejected_bad_objID": int(sum(r.startswith("objID") for r in problems)),
+        "rejected_bad_coordinates": int(counts.get("ra/dec missing or out of range", 0)),
+        "duplicate_objID_dropped": int(dup.sum()),
+    }
     return df, report, pd.concat([rejected, duplicates], ignore_index=True).sort_values("row")
 
 
-def _conflicting(df: pd.DataFrame, columns: tuple[str, ...], name: str, on_bad_value: str) -> pd.DataFrame:
+def _conflicting(
+    df: pd.DataFrame, columns: tuple[str, ...], name: str, on_bad_value: str
+) -> pd.DataFrame:
     """One rejected row per objID whose rows disagree on one of `columns` (its first row)."""
     many = df[df["objID"].duplicated(keep=False)]
     rows = []
@@ -124,27 +158,41 @@ def _conflicting(df: pd.DataFrame, columns: tuple[str, ...], name: str, on_bad_v
         col = next((c for c in columns if group[c].nunique(dropna=False) > 1), None)
         if col is None:
             continue
-        values = ", ".join("blank" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v) for v in group[col])
+        values = ", ".join(
+            "blank" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v)
+            for v in group[col]
+        )
         lines = ", ".join(str(r) for r in group["_row"])
-        rows.append({"row": int(group["_row"].iloc[0]), "objID": str(obj_id),
-                     "reason": f"objID given in rows {lines} with different {col} ({values})"})
+        rows.append(
+            {
+                "row": int(group["_row"].iloc[0]),
+                "objID": str(obj_id),
+                "reason": f"objID given in rows {lines} with different {col} ({values})",
+            }
+        )
     if rows and on_bad_value != "exclude":
         first = rows[0]
-        raise CatalogError(f"{name}: objID {first['objID']} is given in rows "
-                           f"{first['reason'].removeprefix('objID given in rows ')} ({len(rows)} such objIDs). Fix "
-                           "the file, or set local.on_bad_value: exclude to leave them out (they are counted and "
-                           "listed)")
+        raise CatalogError(
+            f"{name}: objID {first['objID']} is given in rows "
+            f"{first['reason'].removeprefix('objID given in rows ')} ({len(rows)} such objIDs). Fix "
+            "the file, or set local.on_bad_value: exclude to leave them out (they are counted and "
+            "listed)"
+        )
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS).astype({"objID": "string"})
 
 
-def write_catalog(df: pd.DataFrame, report: dict, rejected: pd.DataFrame, outputs: dict, meta: dict) -> dict:
+def write_catalog(
+    df: pd.DataFrame, report: dict, rejected: pd.DataFrame, outputs: dict, meta: dict
+) -> dict:
     """catalog.csv, the rejected rows with their reasons, and the JSON sidecar (meta + report)."""
     from . import files, provenance
 
     if not len(df):
         top = ", ".join(f"{n} {r}" for r, n in report["rejected_by_reason"].items())
-        raise CatalogError(f"no usable catalog rows: {report['rows_in']} read, all rejected ({top}); "
-                           f"see {outputs['rejected']}")
+        raise CatalogError(
+            f"no usable catalog rows: {report['rows_in']} read, all rejected ({top}); "
+            f"see {outputs['rejected']}"
+        )
     files.write_csv(rejected, outputs["rejected"])
     files.write_csv(df, outputs["catalog"])
     meta = meta | report | {"provenance": provenance.collect()}

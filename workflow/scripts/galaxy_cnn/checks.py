@@ -9,8 +9,18 @@ import math
 import os
 
 SDSS_CUTOUT_SIZES = (64, 2048)  # getjpeg silently clips width and height to this range
-OUTPUT_FOLDERS = ("results", "logs", ".snakemake")  # what the workflow writes, in its working directory
-NOT_TARGETS = ("objID", "specObjID", "ra", "dec", "split")  # identifiers, positions, the split's own column
+OUTPUT_FOLDERS = (
+    "results",
+    "logs",
+    ".snakemake",
+)  # what the workflow writes, in its working directory
+NOT_TARGETS = (
+    "objID",
+    "specObjID",
+    "ra",
+    "dec",
+    "split",
+)  # identifiers, positions, the split's own column
 
 
 def train_problems(train: dict) -> list[str]:
@@ -19,18 +29,26 @@ def train_problems(train: dict) -> list[str]:
     if engine != "fast":
         for key in ("compile", "cuda_graphs"):
             if train.get(key) is not None:
-                problems.append(f"train.{key} applies to train.engine: fast only (engine is {engine!r}); "
-                                "remove it or set train.engine: fast")
+                problems.append(
+                    f"train.{key} applies to train.engine: fast only (engine is {engine!r}); "
+                    "remove it or set train.engine: fast"
+                )
     if train.get("freeze_epochs", 0) > 0:
         if engine == "fast":
-            problems.append("train.freeze_epochs: the fast engine has no frozen-body phase; set it to 0 "
-                            "or use train.engine: fastai")
+            problems.append(
+                "train.freeze_epochs: the fast engine has no frozen-body phase; set it to 0 "
+                "or use train.engine: fastai"
+            )
         elif not train.get("pretrained"):
-            problems.append("train.freeze_epochs freezes a pretrained body, but train.pretrained is null; "
-                            "set train.freeze_epochs to 0 or give a ResNet-34 weights file")
+            problems.append(
+                "train.freeze_epochs freezes a pretrained body, but train.pretrained is null; "
+                "set train.freeze_epochs to 0 or give a ResNet-34 weights file"
+            )
         elif train["freeze_epochs"] > train.get("epochs", 0):
-            problems.append(f"train.freeze_epochs={train['freeze_epochs']} is more than train.epochs="
-                            f"{train.get('epochs')}")
+            problems.append(
+                f"train.freeze_epochs={train['freeze_epochs']} is more than train.epochs="
+                f"{train.get('epochs')}"
+            )
     if train.get("compile") and train.get("cuda_graphs"):
         problems.append("train.compile and train.cuda_graphs are alternatives; set one of them")
     return problems
@@ -42,8 +60,10 @@ def split_problems(fractions: list[float]) -> list[str]:
     if not math.isclose(sum(fractions), 1, abs_tol=1e-6):
         problems.append(f"split.fractions must sum to 1, got {fractions} (sum {sum(fractions):g})")
     if train <= 0 or test <= 0:
-        problems.append(f"split.fractions {fractions}: the train and test parts must be > 0 "
-                        "(only the validation part may be 0)")
+        problems.append(
+            f"split.fractions {fractions}: the train and test parts must be > 0 "
+            "(only the validation part may be 0)"
+        )
     return problems
 
 
@@ -74,7 +94,9 @@ def number_problems(value, schema: dict, key: str = "") -> list[str]:
     return problems
 
 
-def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema: dict | None = None) -> list[str]:
+def config_problems(
+    cfg: dict, catalog_columns: list[str] | None = None, schema: dict | None = None
+) -> list[str]:
     """Every problem of a schema-valid config; `catalog_columns` are the source's, when known."""
     problems = number_problems(cfg, schema) if schema else []
     if problems:  # the checks below compute with these numbers
@@ -83,11 +105,15 @@ def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema:
     for target, sizes in cfg["targets"].items():
         for s in sizes:
             if s > size or size % s:
-                problems.append(f"targets.{target}: image size {s} px must divide cutouts.size={size} "
-                                "(sizes are area-averaged from the full cutouts by an integer factor)")
+                problems.append(
+                    f"targets.{target}: image size {s} px must divide cutouts.size={size} "
+                    "(sizes are area-averaged from the full cutouts by an integer factor)"
+                )
         if catalog_columns is not None and target not in catalog_columns:
-            problems.append(f"targets.{target}: the {cfg['source']} catalog has no column {target!r} "
-                            f"(it has {', '.join(catalog_columns)})")
+            problems.append(
+                f"targets.{target}: the {cfg['source']} catalog has no column {target!r} "
+                f"(it has {', '.join(catalog_columns)})"
+            )
     problems += split_problems(cfg["split"]["fractions"])
     lo, hi = SDSS_CUTOUT_SIZES
     if cfg["source"] == "sdss" and not lo <= size <= hi:
@@ -95,20 +121,28 @@ def config_problems(cfg: dict, catalog_columns: list[str] | None = None, schema:
     problems += train_problems(cfg["train"])
     train = cfg["train"]
     if train.get("pretrained") and not os.path.isfile(train["pretrained"]):
-        problems.append(f"train.pretrained: weights file {train['pretrained']} does not exist (download "
-                        "torchvision's resnet34-b627a593.pth where there is internet, or set it to null)")
+        problems.append(
+            f"train.pretrained: weights file {train['pretrained']} does not exist (download "
+            "torchvision's resnet34-b627a593.pth where there is internet, or set it to null)"
+        )
     if cfg["source"] == "synthetic":
         n = cfg["synthetic"]["n_galaxies"]
         n_train, _, n_test = (int(round(n * f)) for f in cfg["split"]["fractions"])
         if n_train < train["batch_size"]:
-            problems.append(f"synthetic.n_galaxies={n} gives about {n_train} training galaxies, fewer than "
-                            f"train.batch_size={train['batch_size']}")
+            problems.append(
+                f"synthetic.n_galaxies={n} gives about {n_train} training galaxies, fewer than "
+                f"train.batch_size={train['batch_size']}"
+            )
         if n_test < 1:
-            problems.append(f"split.fractions {cfg['split']['fractions']} leave no test galaxy of synthetic.n_galaxies={n}")
+            problems.append(
+                f"split.fractions {cfg['split']['fractions']} leave no test galaxy of synthetic.n_galaxies={n}"
+            )
     if cfg.get("cv", {}).get("folds") == 1:
         problems.append("cv.folds=1 leaves nothing to train on: 0 (off) or at least 2")
     if catalog_columns is not None and "objID" not in catalog_columns:
-        problems.append(f"the {cfg['source']} catalog has no objID column (it has {', '.join(catalog_columns)})")
+        problems.append(
+            f"the {cfg['source']} catalog has no objID column (it has {', '.join(catalog_columns)})"
+        )
     return problems
 
 
@@ -123,7 +157,9 @@ def duplicate_key_problems(path: str) -> list[str]:
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
         first_line: dict = {}
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may appear more than once
+            if (
+                key_node.tag == "tag:yaml.org,2002:merge"
+            ):  # `<<: *defaults` may appear more than once
                 continue
             key = loader.construct_object(key_node)
             line = key_node.start_mark.line + 1
@@ -132,8 +168,13 @@ def duplicate_key_problems(path: str) -> list[str]:
             except TypeError:  # an unhashable key (a list): YAML cannot repeat it meaningfully
                 continue
             if seen is not None:
-                problems.append((line, f"{path}, line {line}: key '{key}' is given twice (first on line "
-                                       f"{seen}); YAML would silently keep only the last"))
+                problems.append(
+                    (
+                        line,
+                        f"{path}, line {line}: key '{key}' is given twice (first on line "
+                        f"{seen}); YAML would silently keep only the last",
+                    )
+                )
             else:
                 first_line[key] = line
         return yaml.SafeLoader.construct_mapping(loader, node, deep=True)
@@ -162,8 +203,10 @@ def user_path_problems(paths: dict[str, str], workdir: str = ".") -> list[str]:
     for key, path in paths.items():
         for folder in OUTPUT_FOLDERS:
             if _inside(os.path.join(workdir, path), os.path.join(workdir, folder)):
-                problems.append(f"{key}: {path} is inside {folder}/, where the workflow writes its own files; "
-                                f"move it elsewhere (for example data/) and set {key} to the new path")
+                problems.append(
+                    f"{key}: {path} is inside {folder}/, where the workflow writes its own files; "
+                    f"move it elsewhere (for example data/) and set {key} to the new path"
+                )
     return problems
 
 
@@ -177,14 +220,19 @@ def apply_model_problems(models: dict[str, str], made: list[str], workdir: str =
         if _inside(os.path.join(workdir, path), os.path.join(workdir, "results")):
             if os.path.realpath(os.path.join(workdir, path)) not in made_real:
                 trains = ", ".join(made) or "none"
-                problems.append(f"{key}: {path} is not a model this config trains (it trains {trains}); a file "
-                                "there is left from an earlier run with another config. Copy a model you mean to "
-                                f"keep out of results/ (for example to models/) and set {key} to that path")
+                problems.append(
+                    f"{key}: {path} is not a model this config trains (it trains {trains}); a file "
+                    "there is left from an earlier run with another config. Copy a model you mean to "
+                    f"keep out of results/ (for example to models/) and set {key} to that path"
+                )
         elif not os.path.isfile(os.path.join(workdir, path)):
             problems.append(f"{key}: {path} is not a file")
     return problems
 
 
 def target_problems(targets: list[str]) -> list[str]:
-    return [f"targets.{t}: {t} is an identifier, position or the split's column, not a quantity to predict"
-            for t in targets if t in NOT_TARGETS]
+    return [
+        f"targets.{t}: {t} is an identifier, position or the split's column, not a quantity to predict"
+        for t in targets
+        if t in NOT_TARGETS
+    ]

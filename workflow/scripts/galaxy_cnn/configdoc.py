@@ -40,7 +40,9 @@ a name you choose.
 """
 
 
-def schema_keys(schema: dict, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict, bool]]:
+def schema_keys(
+    schema: dict, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], dict, bool]]:
     """Every key under `schema`, depth first, as (path, its schema, whether its parent requires it)."""
     required = set(schema.get("required", []))
     for key, sub in schema.get("properties", {}).items():
@@ -124,8 +126,11 @@ def config_reference(schema: dict, configs: dict[str, dict]) -> str:
             meaning = cell(sub.get("description", ""))
             if "enum" in sub:
                 meaning += "; one of " + ", ".join(f"`{v}`" for v in sub["enum"])
-            out.append(f"| `{'.'.join(path)}` | {meaning} | {default_of(sub, required)} | "
-                       + " | ".join(values) + " |")
+            out.append(
+                f"| `{'.'.join(path)}` | {meaning} | {default_of(sub, required)} | "
+                + " | ".join(values)
+                + " |"
+            )
         out.append("")
     return "\n".join(out)
 

@@ -66,9 +66,16 @@ def is_verified(path: Path, size: int, stamp: str) -> bool:
         return False
 
 
-def manifest_row(obj_id: int, status: str, attempts: int = 0, http_status=None, error: str = "") -> dict:
-    return {"objID": int(obj_id), "status": status, "attempts": attempts,
-            "http_status": http_status, "error": error}
+def manifest_row(
+    obj_id: int, status: str, attempts: int = 0, http_status=None, error: str = ""
+) -> dict:
+    return {
+        "objID": int(obj_id),
+        "status": status,
+        "attempts": attempts,
+        "http_status": http_status,
+        "error": error,
+    }
 
 
 def write_manifest(rows: list[dict], out_csv: str) -> pd.DataFrame:
@@ -77,14 +84,26 @@ def write_manifest(rows: list[dict], out_csv: str) -> pd.DataFrame:
     return manifest
 
 
-def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, shard_csvs: list[str], out_csv: str,
-                    out_json: str, out_excluded: str, source: str, image: dict, max_missing_fraction: float) -> dict:
+def merge_manifests(
+    catalog_csv: str,
+    catalog_json: str,
+    catalog_rejected: str,
+    shard_csvs: list[str],
+    out_csv: str,
+    out_json: str,
+    out_excluded: str,
+    source: str,
+    image: dict,
+    max_missing_fraction: float,
+) -> dict:
     """One row per catalog galaxy, and every galaxy lost so far with its reason (the pack stage,
     next, stops the run if too many are: a failed job's outputs are deleted, this list must stay)."""
     from .catalog import read_catalog
     from .funnel import EXCLUDED_COLUMNS, galaxies_read
 
-    stale = files.remove_stale_parts(Path(out_csv).parent, None)  # every shard is done: no writer left
+    stale = files.remove_stale_parts(
+        Path(out_csv).parent, None
+    )  # every shard is done: no writer left
     if stale:
         log.info("cutouts: removed %d half-written files left by killed runs", stale)
     catalog = read_catalog(catalog_csv)
@@ -94,35 +113,72 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
         raise RuntimeError("a galaxy appears in two cutout shards")
     missing_rows = set(catalog["objID"]) - set(manifest["objID"])
     if missing_rows:
-        raise RuntimeError(f"{len(missing_rows)} catalog galaxies have no manifest row (stale shard files?)")
+        raise RuntimeError(
+            f"{len(missing_rows)} catalog galaxies have no manifest row (stale shard files?)"
+        )
     manifest = manifest.sort_values("objID").reset_index(drop=True)
     files.write_csv(manifest, out_csv)
     meta = files.read_json(catalog_json)
     rejected = pd.read_csv(catalog_rejected, dtype={"objID": "string"})
     rejected = rejected[~rejected["reason"].str.startswith("duplicate objID")]
     no_cutout = manifest[manifest["status"] != "ok"]
-    excluded = pd.concat([
-        pd.DataFrame({"objID": rejected["objID"], "stage": "catalog",
-                      "reason": rejected["reason"] + " (row " + rejected["row"].astype(str) + ")"}),
-        pd.DataFrame({"objID": no_cutout["objID"].astype("string"), "stage": "cutouts",
-                      "reason": "no cutout: " + no_cutout["status"] + ": " + no_cutout["error"].fillna("")}),
-    ], ignore_index=True)[EXCLUDED_COLUMNS]
+    excluded = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "objID": rejected["objID"],
+                    "stage": "catalog",
+                    "reason": rejected["reason"] + " (row " + rejected["row"].astype(str) + ")",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "objID": no_cutout["objID"].astype("string"),
+                    "stage": "cutouts",
+                    "reason": "no cutout: "
+                    + no_cutout["status"]
+                    + ": "
+                    + no_cutout["error"].fillna(""),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )[EXCLUDED_COLUMNS]
     files.write_csv(excluded, out_excluded)
     counts = manifest["status"].value_counts().to_dict()
     n = len(manifest)
     missing = n - counts.get("ok", 0)
-    summary = {"source": source, "image": image, "galaxies": n, "by_status": counts,
-               "missing_fraction": missing / max(n, 1), "galaxies_read": galaxies_read(meta),
-               "excluded_so_far": len(excluded), "max_missing_fraction": max_missing_fraction,
-               "provenance": provenance.collect()}
+    summary = {
+        "source": source,
+        "image": image,
+        "galaxies": n,
+        "by_status": counts,
+        "missing_fraction": missing / max(n, 1),
+        "galaxies_read": galaxies_read(meta),
+        "excluded_so_far": len(excluded),
+        "max_missing_fraction": max_missing_fraction,
+        "provenance": provenance.collect(),
+    }
     log.info("cutouts: %s", {k: summary[k] for k in ("galaxies", "by_status", "excluded_so_far")})
-    summary["excluded_by_reason"] = pd.concat([rejected["reason"], "no cutout (" + no_cutout["status"] + ")"],
-                                              ignore_index=True).value_counts().to_dict()
+    summary["excluded_by_reason"] = (
+        pd.concat(
+            [rejected["reason"], "no cutout (" + no_cutout["status"] + ")"], ignore_index=True
+        )
+        .value_counts()
+        .to_dict()
+    )
     retried = RETRIED_STATUSES.get(source, ())
     if retried:
         lost = sum(summary["excluded_by_reason"].values())
-        stop_or_warn_on_failed(shards, retried, n_cutouts=n, limit=max_missing_fraction, listing=out_excluded,
-                               forcerun="cutouts_shard", lost_of=(lost, summary["galaxies_read"]))
+        stop_or_warn_on_failed(
+            shards,
+            retried,
+            n_cutouts=n,
+            limit=max_missing_fraction,
+            listing=out_excluded,
+            forcerun="cutouts_shard",
+            lost_of=(lost, summary["galaxies_read"]),
+        )
     files.write_json(summary, out_json)
     return summary
 
@@ -133,10 +189,16 @@ def merge_manifests(catalog_csv: str, catalog_json: str, catalog_rejected: str, 
 RETRIED_STATUSES = {"sdss": ("failed",)}
 
 
-def failed_rows(shards: dict[str, pd.DataFrame], retried: tuple[str, ...]) -> tuple[list[str], pd.DataFrame]:
+def failed_rows(
+    shards: dict[str, pd.DataFrame], retried: tuple[str, ...]
+) -> tuple[list[str], pd.DataFrame]:
     """(shard manifests holding a row with a `retried` status, those rows)."""
     bad = {p: m[m["status"].isin(retried)] for p, m in shards.items()}
-    rows = pd.concat(bad.values(), ignore_index=True) if bad else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    rows = (
+        pd.concat(bad.values(), ignore_index=True)
+        if bad
+        else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    )
     return [p for p, b in bad.items() if len(b)], rows
 
 
@@ -147,9 +209,16 @@ def forget_failed_shards(paths: list[str]) -> None:
         Path(p).unlink(missing_ok=True)
 
 
-def stop_or_warn_on_failed(shards: dict[str, pd.DataFrame], retried: tuple[str, ...], *, n_cutouts: int,
-                           limit: float, listing: str, forcerun: str,
-                           lost_of: tuple[int, int] | None = None) -> None:
+def stop_or_warn_on_failed(
+    shards: dict[str, pd.DataFrame],
+    retried: tuple[str, ...],
+    *,
+    n_cutouts: int,
+    limit: float,
+    listing: str,
+    forcerun: str,
+    lost_of: tuple[int, int] | None = None,
+) -> None:
     """A failed download is no final answer (the server may be back). Past `limit` the shard
     manifests holding `retried` rows are deleted and the run stops, so that a plain rerun fetches
     only those; fewer are left out (listed in `listing`) and the run goes on. `lost_of` (galaxies
@@ -163,11 +232,21 @@ def stop_or_warn_on_failed(shards: dict[str, pd.DataFrame], retried: tuple[str, 
     lost, total = lost_of or (len(rows), max(n_cutouts, 1))
     if total and lost / total > limit:
         forget_failed_shards(paths)
-        context = f"; with them {lost} of {total} galaxies read ({lost / total:.1%}) are excluded" if lost_of else ""
+        context = (
+            f"; with them {lost} of {total} galaxies read ({lost / total:.1%}) are excluded"
+            if lost_of
+            else ""
+        )
         raise Incomplete(
             f"{len(rows)} of {n_cutouts} cutouts failed to download (e.g. {example}){context}, more than "
             f"cutouts.max_missing_fraction={limit}. The cutouts made so far are kept: run the same command "
-            "again to retry the failed downloads (only those are fetched)")
-    log.warning("%d cutouts failed to download and are left out (listed in %s; e.g. %s). "
-                "`snakemake --forcerun %s` retries them, and then reruns every later stage",
-                len(rows), listing, example, forcerun)
+            "again to retry the failed downloads (only those are fetched)"
+        )
+    log.warning(
+        "%d cutouts failed to download and are left out (listed in %s; e.g. %s). "
+        "`snakemake --forcerun %s` retries them, and then reruns every later stage",
+        len(rows),
+        listing,
+        example,
+        forcerun,
+    )

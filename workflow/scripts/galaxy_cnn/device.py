@@ -13,7 +13,13 @@ import torch
 from .errors import InputError
 
 # Set by CUDA runtimes and by SLURM when a job is granted GPUs.
-GPU_ENV = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "GPU_DEVICE_ORDINAL")
+GPU_ENV = (
+    "CUDA_VISIBLE_DEVICES",
+    "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
+    "SLURM_GPUS_ON_NODE",
+    "GPU_DEVICE_ORDINAL",
+)
 NO_DEVICE = {"", "-1", "NoDevFiles", "none", "None"}
 
 
@@ -37,8 +43,13 @@ def driver_version() -> str | None:
     if not shutil.which("nvidia-smi"):
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
         return out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -47,16 +58,24 @@ def driver_version() -> str | None:
 def explain_unusable_gpu(evidence: str) -> str:
     build = torch.version.cuda
     driver = driver_version()
-    lines = [f"This job was given a GPU ({evidence}) but PyTorch {torch.__version__} cannot use it:"]
+    lines = [
+        f"This job was given a GPU ({evidence}) but PyTorch {torch.__version__} cannot use it:"
+    ]
     if build is None:
         lines.append("  this torch is a CPU-only build.")
     else:
-        lines.append(f"  this torch is built for CUDA {build}; the NVIDIA driver is "
-                     f"{driver or 'not visible (nvidia-smi missing or failing)'}.")
-        lines.append("  A driver older than the CUDA build, or no device visible in the job, gives this.")
-    lines.append("Install, in the environment that runs training (envs/train.yaml under --use-conda), a torch "
-                 "build for a CUDA version the driver supports (`nvidia-smi` shows the highest; pytorch.org "
-                 "lists a wheel index per CUDA version), or set train.device: cpu to train on the CPU on purpose.")
+        lines.append(
+            f"  this torch is built for CUDA {build}; the NVIDIA driver is "
+            f"{driver or 'not visible (nvidia-smi missing or failing)'}."
+        )
+        lines.append(
+            "  A driver older than the CUDA build, or no device visible in the job, gives this."
+        )
+    lines.append(
+        "Install, in the environment that runs training (envs/train.yaml under --use-conda), a torch "
+        "build for a CUDA version the driver supports (`nvidia-smi` shows the highest; pytorch.org "
+        "lists a wheel index per CUDA version), or set train.device: cpu to train on the CPU on purpose."
+    )
     return "\n".join(lines)
 
 
@@ -71,8 +90,11 @@ def resolve_device(name: str, env: dict[str, str] | None = None) -> torch.device
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         evidence = granted_gpus(env)
-        raise GpuUnusable(explain_unusable_gpu(evidence) if evidence else
-                          f"train.device is '{name}' but PyTorch sees no CUDA device")
+        raise GpuUnusable(
+            explain_unusable_gpu(evidence)
+            if evidence
+            else f"train.device is '{name}' but PyTorch sees no CUDA device"
+        )
     return torch.device(name)
 
 

@@ -26,8 +26,14 @@ if TYPE_CHECKING:
     from .train import TrainSettings
 
 
-def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0,
-              div_final: float = 1e5) -> tuple[float, float]:
+def one_cycle(
+    step: int,
+    total: int,
+    lr_max: float,
+    pct_start: float = 0.25,
+    div: float = 25.0,
+    div_final: float = 1e5,
+) -> tuple[float, float]:
     """fastai's fit_one_cycle: cosine warm-up to lr_max then cosine down; beta1 0.95 -> 0.85 -> 0.95."""
     warm = max(1, int(total * pct_start))
     if step < warm:
@@ -42,13 +48,17 @@ def one_cycle(step: int, total: int, lr_max: float, pct_start: float = 0.25, div
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, batch_size: int,
-             autocast) -> torch.Tensor:
+def evaluate(
+    model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, batch_size: int, autocast
+) -> torch.Tensor:
     """RMSE on (uint8 NHWC device) images, as a device scalar."""
     model.eval()
     total = torch.zeros((), device=images.device)
-    for start, x in zip(range(0, len(images), batch_size), float_batches(images, batch_size, images.device),
-                        strict=True):
+    for start, x in zip(
+        range(0, len(images), batch_size),
+        float_batches(images, batch_size, images.device),
+        strict=True,
+    ):
         with autocast:
             pred = model(x.contiguous(memory_format=torch.channels_last))[:, 0].float()
         total += ((pred - targets[start : start + batch_size]) ** 2).sum()
@@ -56,9 +66,18 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor
     return torch.sqrt(total / len(images)) if len(images) else torch.full((), float("nan"))
 
 
-def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tensor, valid_y: torch.Tensor,
-               size: int, settings: TrainSettings, device: torch.device, *, log=print,
-               mixed_precision: bool | None = None) -> tuple[GalaxyRegressor, list[dict]]:
+def train_fast(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    valid_x: torch.Tensor,
+    valid_y: torch.Tensor,
+    size: int,
+    settings: TrainSettings,
+    device: torch.device,
+    *,
+    log=print,
+    mixed_precision: bool | None = None,
+) -> tuple[GalaxyRegressor, list[dict]]:
     """Train on uint8 NHWC tensors already downsampled to `size`; returns the model and history.
     `mixed_precision` (bf16 autocast, channels-last) defaults to on for CUDA only."""
     s = settings
@@ -66,8 +85,16 @@ def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tens
     cuda = device.type == "cuda"
     mixed = mixed_precision_default(device, mixed_precision)
     valid_x, valid_y = valid_x.to(device), valid_y.to(device).float()
-    batches = DeviceBatches(train_x, train_y, s.batch_size, True, int(round(s.max_shift * size)), s.seed, device,
-                            channels_last=mixed)
+    batches = DeviceBatches(
+        train_x,
+        train_y,
+        s.batch_size,
+        True,
+        int(round(s.max_shift * size)),
+        s.seed,
+        device,
+        channels_last=mixed,
+    )
     model = build_model(train_y, s.pretrained, device, channels_last=mixed)
     loss_fn = TrainingLoss(s.loss, float(model.y_std))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed, cache_enabled=False)
@@ -80,10 +107,16 @@ def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tens
         step_model = model
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=s.lr, betas=(0.95, 0.99), eps=1e-5,
-                            fused=device.type in ("cuda", "cpu"))  # on a CPU too: 12 ms a step, not 105-165
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": s.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=s.lr,
+        betas=(0.95, 0.99),
+        eps=1e-5,
+        fused=device.type in ("cuda", "cpu"),
+    )  # on a CPU too: 12 ms a step, not 105-165
     total_steps, step, history = s.epochs * len(batches), 0, []
     model.train()
     for epoch in range(s.epochs):
@@ -104,16 +137,26 @@ def train_fast(train_x: torch.Tensor, train_y: torch.Tensor, valid_x: torch.Tens
         train_loss = float(loss_sum / max(1, len(batches)))  # the one host sync of the epoch
         train_seconds = time.perf_counter() - t0
         valid = evaluate(model, valid_x, valid_y, 4 * s.batch_size, autocast)
-        row = {"epoch": epoch, "train_loss": train_loss, "valid_rmse": float(valid),
-               "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "cuda_graphs": graphed}
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "valid_rmse": float(valid),
+            "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - t0,
+            "cuda_graphs": graphed,
+        }
         history.append(row)
-        log(f"epoch {epoch}: train loss {train_loss:.4f} valid RMSE {row['valid_rmse']:.4f} ({row['seconds']:.1f} s)")
+        log(
+            f"epoch {epoch}: train loss {train_loss:.4f} valid RMSE {row['valid_rmse']:.4f} ({row['seconds']:.1f} s)"
+        )
     if graphed:
         del model.forward  # back to the eager forward: the graph holds the training-time buffers
     return model.to(memory_format=torch.contiguous_format).float().eval(), history
 
 
-def _graph_model(model: torch.nn.Module, sample: torch.Tensor, autocast, log) -> tuple[torch.nn.Module, bool]:
+def _graph_model(
+    model: torch.nn.Module, sample: torch.Tensor, autocast, log
+) -> tuple[torch.nn.Module, bool]:
     """Capture the training forward/backward as CUDA graphs; fall back to eager if capture fails."""
     try:
         with autocast:

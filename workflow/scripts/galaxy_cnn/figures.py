@@ -29,8 +29,14 @@ def pred_vs_true(pred_csv: str, out: list[str], label: str = "Z", size: int | No
     res = pred - true
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
         total = rmse(res) if key == "rmse" else nmad(res)
-        top.scatter(bins["center"], bins[key], s=200 * bins["n"] / max(bins["n"].max(), 1), color=style.COLORS[key],
-                    alpha=0.8, label=f"{name} (all: {total:.4f})")
+        top.scatter(
+            bins["center"],
+            bins[key],
+            s=200 * bins["n"] / max(bins["n"].max(), 1),
+            color=style.COLORS[key],
+            alpha=0.8,
+            label=f"{name} (all: {total:.4f})",
+        )
         top.axhline(total, color=style.COLORS[key], ls="--", lw=1)
     top.set_ylabel("scatter [dex]")
     top.set_xlim(lo, hi)
@@ -38,10 +44,19 @@ def pred_vs_true(pred_csv: str, out: list[str], label: str = "Z", size: int | No
     top.tick_params(labelbottom=False)
     top.legend(loc="upper right", frameon=False)
     h = ax.hist2d(true, pred, bins=[edges, edges], cmap=style.CMAP, cmin=1)
-    fig.colorbar(h[3], ax=ax, orientation="horizontal", pad=0.12, fraction=0.05, label="galaxies per bin")
+    fig.colorbar(
+        h[3], ax=ax, orientation="horizontal", pad=0.12, fraction=0.05, label="galaxies per bin"
+    )
     ax.plot([lo, hi], [lo, hi], color=style.COLORS["line"], lw=1, ls="--", label="one-to-one")
-    ax.plot(bins["center"], bins["median_pred"], color=style.COLORS["nmad"], lw=2, marker="o", ms=3,
-            label="running median")
+    ax.plot(
+        bins["center"],
+        bins["median_pred"],
+        color=style.COLORS["nmad"],
+        lw=2,
+        marker="o",
+        ms=3,
+        label="running median",
+    )
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(f"{label}$_{{\\rm true}}$ [dex]")
@@ -51,8 +66,14 @@ def pred_vs_true(pred_csv: str, out: list[str], label: str = "Z", size: int | No
     style.save(fig, out)
 
 
-def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd.DataFrame | None = None,
-                    rf: pd.DataFrame | None = None, floor: dict | None = None) -> None:
+def metrics_vs_size(
+    metrics_csv: str,
+    target: str,
+    out: list[str],
+    published: pd.DataFrame | None = None,
+    rf: pd.DataFrame | None = None,
+    floor: dict | None = None,
+) -> None:
     """Fig. 4: RMSE and NMAD against image size, with the predict-the-mean baseline as arrows.
 
     `floor` (a synthetic universe's floor.json entry) adds the scatter no image can reveal."""
@@ -64,28 +85,61 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
         c = style.COLORS[key]
         err = None
-        if f"{key}_lo" in m and m[f"{key}_lo"].notna().all():  # bootstrap 68% interval, with the seed spread
+        if (
+            f"{key}_lo" in m and m[f"{key}_lo"].notna().all()
+        ):  # bootstrap 68% interval, with the seed spread
             spread = m[f"{key}_seed_std"].fillna(0).to_numpy() if f"{key}_seed_std" in m else 0
             lo = np.hypot(m[key] - m[f"{key}_lo"], spread)
             hi = np.hypot(m[f"{key}_hi"] - m[key], spread)
             err = np.vstack([lo, hi])
-        ax.errorbar(m["size"], m[key], yerr=err, marker="o", color=c, capsize=3, label=f"CNN {name}")
+        ax.errorbar(
+            m["size"], m[key], yerr=err, marker="o", color=c, capsize=3, label=f"CNN {name}"
+        )
         base = m[f"baseline_{key}"].iloc[0]
-        ax.annotate("", xy=(right * 1.6, base), xytext=(right * 2.8, base),
-                    arrowprops={"arrowstyle": "->", "color": c, "lw": 2})
+        ax.annotate(
+            "",
+            xy=(right * 1.6, base),
+            xytext=(right * 2.8, base),
+            arrowprops={"arrowstyle": "->", "color": c, "lw": 2},
+        )
         # named in the legend, not beside the arrow: the two arrows are often a hair apart
-        ax.plot([], [], marker=r"$\leftarrow$", ms=12, ls="none", color=c,
-                label=f"predicting the mean: {name} {base:.3f}")
+        ax.plot(
+            [],
+            [],
+            marker=r"$\leftarrow$",
+            ms=12,
+            ls="none",
+            color=c,
+            label=f"predicting the mean: {name} {base:.3f}",
+        )
         if published is not None:
-            ax.plot(published["size"], published[key], marker="s", mfc="none", ls=":", color=c,
-                    label=f"Wu & Boada (2019) {name}")
+            ax.plot(
+                published["size"],
+                published[key],
+                marker="s",
+                mfc="none",
+                ls=":",
+                color=c,
+                label=f"Wu & Boada (2019) {name}",
+            )
         if rf is not None:
             for _, r in rf.iterrows():
-                ax.axhline(r[key], color=style.COLORS["rf" if "tuned" not in r["model"] else "rf_tuned"],
-                           ls="-." if key == "rmse" else ":", lw=1,
-                           label=f"{'tuned' if 'tuned' in r['model'] else 'default'} random forest {name}")
+                ax.axhline(
+                    r[key],
+                    color=style.COLORS["rf" if "tuned" not in r["model"] else "rf_tuned"],
+                    ls="-." if key == "rmse" else ":",
+                    lw=1,
+                    label=f"{'tuned' if 'tuned' in r['model'] else 'default'} random forest {name}",
+                )
         if floor is not None:
-            ax.axhline(floor[f"floor_{key}"], color=c, ls="--", lw=1, alpha=0.6, label=f"floor {name} (hidden scatter)")
+            ax.axhline(
+                floor[f"floor_{key}"],
+                color=c,
+                ls="--",
+                lw=1,
+                alpha=0.6,
+                label=f"floor {name} (hidden scatter)",
+            )
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes)
     ax.set_xticklabels([str(s) for s in sizes])
@@ -93,20 +147,29 @@ def metrics_vs_size(metrics_csv: str, target: str, out: list[str], published: pd
     ax.set_xlabel("image size [px]")
     ax.set_ylabel(f"scatter of {target} residuals [dex]")
     lo, hi = ax.get_ylim()
-    ax.set_ylim(lo, max(hi, 1.06 * max(m["baseline_rmse"].iloc[0], m["baseline_nmad"].iloc[0])))  # arrows inside
+    ax.set_ylim(
+        lo, max(hi, 1.06 * max(m["baseline_rmse"].iloc[0], m["baseline_nmad"].iloc[0]))
+    )  # arrows inside
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     style.save(fig, out)
 
 
-def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: int = 200,
-                     truth: str = "SDSS (MPA-JHU)") -> dict:
+def mass_metallicity(
+    pred_csv: str,
+    catalog_csv: str,
+    out: list[str],
+    n_boot: int = 200,
+    truth: str = "SDSS (MPA-JHU)",
+) -> dict:
     """Fig. 6: the MZR with Z_true and Z_pred against the true stellar mass, the Tremonti curve,
     and the scatter ratio NMAD(CNN)/NMAD(truth) with the paper's binning and a bootstrap error.
     `truth` names where Z_true comes from (the source's catalog)."""
     from .metrics import bootstrap_scatter_ratio, mzr_scatter_ratio
 
-    df = pd.read_csv(pred_csv).merge(pd.read_csv(catalog_csv, usecols=["objID", "lgm_tot_p50"]), on="objID")
+    df = pd.read_csv(pred_csv).merge(
+        pd.read_csv(catalog_csv, usecols=["objID", "lgm_tot_p50"]), on="objID"
+    )
     df = df[np.isfinite(df["lgm_tot_p50"]) & (df["lgm_tot_p50"] > 0)]
     ratio, wstd, bins = mzr_scatter_ratio(df["lgm_tot_p50"], df["true"], df["pred"])
     boot = bootstrap_scatter_ratio(df["lgm_tot_p50"], df["true"], df["pred"], n_boot=n_boot)
@@ -118,26 +181,48 @@ def mass_metallicity(pred_csv: str, catalog_csv: str, out: list[str], n_boot: in
     x = np.linspace(*TREMONTI_RANGE, 100)
     for ax, col, name in ((axes[0], "true", truth), (axes[1], "pred", "CNN")):
         ax.hexbin(df["lgm_tot_p50"], df[col], gridsize=40, mincnt=1, cmap=style.CMAP, bins="log")
-        ax.plot(x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)")
+        ax.plot(
+            x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)"
+        )
         resid = df[col] - tremonti_mzr(df["lgm_tot_p50"])
-        ax.text(0.03, 0.95, f"Z$_{{\\rm {col}}}$ ({name})\nscatter about MZR: NMAD {nmad(resid):.3f} dex",
-                transform=ax.transAxes, va="top", fontsize=10)
+        ax.text(
+            0.03,
+            0.95,
+            f"Z$_{{\\rm {col}}}$ ({name})\nscatter about MZR: NMAD {nmad(resid):.3f} dex",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=10,
+        )
         ax.set_xlabel(r"$\log M_\star / M_\odot$ (true) [dex]")
         ax.legend(loc="lower right", frameon=False)
     axes[0].set_ylabel(style.Z_LABEL)
     axes[1].tick_params(labelleft=False)
-    top.scatter(bins["mass_centre"], bins["ratio"], s=300 * bins["n"] / max(bins["n"].max(), 1),
-                color=style.COLORS["cnn"], alpha=0.8)
-    top.axhline(ratio, color=style.COLORS["cnn"], ls="--", lw=1,
-                label=f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); paper 0.821 $\\pm$ 0.077")
+    top.scatter(
+        bins["mass_centre"],
+        bins["ratio"],
+        s=300 * bins["n"] / max(bins["n"].max(), 1),
+        color=style.COLORS["cnn"],
+        alpha=0.8,
+    )
+    top.axhline(
+        ratio,
+        color=style.COLORS["cnn"],
+        ls="--",
+        lw=1,
+        label=f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); paper 0.821 $\\pm$ 0.077",
+    )
     top.axhline(1, color=style.COLORS["line"], lw=0.8)
     top.set_ylabel("NMAD ratio\nCNN / true")
     top.set_xlim(*axes[0].get_xlim())
     top.tick_params(labelbottom=False)
     top.legend(loc="upper left", frameon=False, fontsize=8)
     style.save(fig, out)
-    return {"scatter_ratio": ratio, "scatter_ratio_wstd": wstd, "scatter_ratio_bootstrap": boot,
-            "n": len(df)}
+    return {
+        "scatter_ratio": ratio,
+        "scatter_ratio_wstd": wstd,
+        "scatter_ratio_bootstrap": boot,
+        "n": len(df),
+    }
 
 
 def distributions(pred_csv: str, out: list[str], size: int | None = None) -> None:
@@ -146,18 +231,35 @@ def distributions(pred_csv: str, out: list[str], size: int | None = None) -> Non
     lo, hi = np.percentile(np.r_[df["true"], df["pred"]], [0.2, 99.8])
     edges = np.linspace(lo, hi, 50)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(df["true"], bins=edges, histtype="stepfilled", alpha=0.35, color=style.COLORS["baseline"],
-            label=f"Z$_{{\\rm true}}$ (median {df['true'].median():.3f}, std {df['true'].std():.3f})")
-    ax.hist(df["pred"], bins=edges, histtype="step", lw=2, color=style.COLORS["cnn"],
-            label=f"Z$_{{\\rm pred}}$ (median {df['pred'].median():.3f}, std {df['pred'].std():.3f})")
+    ax.hist(
+        df["true"],
+        bins=edges,
+        histtype="stepfilled",
+        alpha=0.35,
+        color=style.COLORS["baseline"],
+        label=f"Z$_{{\\rm true}}$ (median {df['true'].median():.3f}, std {df['true'].std():.3f})",
+    )
+    ax.hist(
+        df["pred"],
+        bins=edges,
+        histtype="step",
+        lw=2,
+        color=style.COLORS["cnn"],
+        label=f"Z$_{{\\rm pred}}$ (median {df['pred'].median():.3f}, std {df['pred'].std():.3f})",
+    )
     ax.set_xlabel(style.Z_LABEL)
     ax.set_ylabel("galaxies per bin")
-    ax.legend(frameon=False, loc="upper left", title=f"test set, N = {len(df)}" + (f", {size} px" if size else ""))
+    ax.legend(
+        frameon=False,
+        loc="upper left",
+        title=f"test set, N = {len(df)}" + (f", {size} px" if size else ""),
+    )
     style.save(fig, out)
 
 
-def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_row: int = 5,
-            seed: int = 0) -> pd.DataFrame:
+def gallery(
+    pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_row: int = 5, seed: int = 0
+) -> pd.DataFrame:
     """Fig. 1: test galaxies in rows a-g with Z_pred and Z_true on each stamp; returns the picks."""
     from .images import load_packed
 
@@ -175,8 +277,9 @@ def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_
         "f: most positive residual": df.nlargest(per_row, "res"),
         "g: random": df.iloc[rng.choice(len(df), min(per_row, len(df)), replace=False)],
     }
-    fig, axes = plt.subplots(len(picks), per_row, figsize=(1.6 * per_row + 1.6, 1.75 * len(picks)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(picks), per_row, figsize=(1.6 * per_row + 1.6, 1.75 * len(picks)), squeeze=False
+    )
     rows = []
     for r, (label, sel) in enumerate(picks.items()):
         for c in range(per_row):
@@ -188,10 +291,26 @@ def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_
                 continue
             g = sel.iloc[c]
             ax.imshow(images[int(g["row"])], interpolation="nearest")
-            ax.text(0.03, 0.97, f"pred {g['pred']:.2f}", color="white", fontsize=7, va="top",
-                    transform=ax.transAxes)
-            ax.text(0.03, 0.03, f"true {g['true']:.2f}", color="white", fontsize=7, transform=ax.transAxes)
-            rows.append({"row_label": label, "objID": int(g["objID"]), "true": g["true"], "pred": g["pred"]})
+            ax.text(
+                0.03,
+                0.97,
+                f"pred {g['pred']:.2f}",
+                color="white",
+                fontsize=7,
+                va="top",
+                transform=ax.transAxes,
+            )
+            ax.text(
+                0.03,
+                0.03,
+                f"true {g['true']:.2f}",
+                color="white",
+                fontsize=7,
+                transform=ax.transAxes,
+            )
+            rows.append(
+                {"row_label": label, "objID": int(g["objID"]), "true": g["true"], "pred": g["pred"]}
+            )
         axes[r, 0].set_ylabel(label.replace(": ", ":\n"), fontsize=8)
     fig.subplots_adjust(wspace=0.03, hspace=0.05)
     style.save(fig, out)
@@ -200,30 +319,51 @@ def gallery(pred_csv: str, packed_npy: str, index_csv: str, out: list[str], per_
 
 def stellar_mass(mass_pred_csv: str, z_catalog_csv: str, z_column: str, out: list[str]) -> dict:
     """Fig. 5: M*_pred vs M*_true, and Z from the Tremonti MZR at M*_pred vs Z_true."""
-    m = pd.read_csv(mass_pred_csv).merge(pd.read_csv(z_catalog_csv, usecols=["objID", z_column]), on="objID")
+    m = pd.read_csv(mass_pred_csv).merge(
+        pd.read_csv(z_catalog_csv, usecols=["objID", z_column]), on="objID"
+    )
     in_range = in_tremonti_range(m["pred"]) & np.isfinite(m[z_column])
     z = m[in_range]
     z_from_mass = tremonti_mzr(z["pred"].to_numpy())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    for ax, (xt, yp, lab) in zip(axes, ((m["true"], m["pred"], r"\log M_{\star,\rm true}"),
-                                        (z[z_column], z_from_mass, r"Z_{\rm true}")), strict=True):
+    for ax, (xt, yp, lab) in zip(
+        axes,
+        (
+            (m["true"], m["pred"], r"\log M_{\star,\rm true}"),
+            (z[z_column], z_from_mass, r"Z_{\rm true}"),
+        ),
+        strict=True,
+    ):
         lo, hi = np.percentile(np.r_[xt, yp], [0.5, 99.5])
         ax.hist2d(xt, yp, bins=40, range=[[lo, hi], [lo, hi]], cmap=style.CMAP, cmin=1)
         ax.plot([lo, hi], [lo, hi], color=style.COLORS["line"], ls="--", lw=1)
         res = np.asarray(yp) - np.asarray(xt)
-        ax.text(0.03, 0.95, f"N = {len(res)}\nRMSE {rmse(res):.4f}\nNMAD {nmad(res):.4f}", transform=ax.transAxes,
-                va="top", fontsize=9)
+        ax.text(
+            0.03,
+            0.95,
+            f"N = {len(res)}\nRMSE {rmse(res):.4f}\nNMAD {nmad(res):.4f}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=9,
+        )
         ax.set_xlabel(f"${lab}$ [dex]")
     axes[0].set_ylabel(r"$\log M_{\star,\rm pred}$ [dex] (CNN)")
     axes[1].set_ylabel(r"Z from Tremonti MZR at $M_{\star,\rm pred}$ [dex]")
     style.save(fig, out)
     mres = m["pred"] - m["true"]
     zres = z_from_mass - z[z_column].to_numpy()
-    return {"mass_rmse": rmse(mres), "mass_nmad": nmad(mres), "z_from_mass_rmse": rmse(zres),
-            "z_from_mass_nmad": nmad(zres), "z_from_mass_excluded_outside_mzr_range": int((~in_range).sum())}
+    return {
+        "mass_rmse": rmse(mres),
+        "mass_nmad": nmad(mres),
+        "z_from_mass_rmse": rmse(zres),
+        "z_from_mass_nmad": nmad(zres),
+        "z_from_mass_excluded_outside_mzr_range": int((~in_range).sum()),
+    }
 
 
-def uncertainty_calibration(pred_csv: str, catalog_csv: str, out: list[str], label: str = "Z") -> dict:
+def uncertainty_calibration(
+    pred_csv: str, catalog_csv: str, out: list[str], label: str = "Z"
+) -> dict:
     """Are the predicted uncertainties right? Coverage against nominal level, residual/pred_std
     against a unit Gaussian and, where the catalog has oh_p16 and oh_p84, pred_std against the
     spectroscopic half-width (oh_p84 - oh_p16)/2."""
@@ -245,17 +385,40 @@ def uncertainty_calibration(pred_csv: str, catalog_csv: str, out: list[str], lab
         ax.plot(p, got, "o", color=style.COLORS["nmad"])
         inside.append(f"{name} ({p:.3f}): {got:.3f}")
     # in a corner of the axes, never at the points: the 2 sigma point sits at the top edge
-    ax.text(0.97, 0.04, "inside\n" + "\n".join(inside), transform=ax.transAxes, ha="right", va="bottom", fontsize=9)
-    ax.set(xlabel="nominal coverage", ylabel="fraction of test galaxies inside", xlim=(0, 1), ylim=(0, 1))
+    ax.text(
+        0.97,
+        0.04,
+        "inside\n" + "\n".join(inside),
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+    )
+    ax.set(
+        xlabel="nominal coverage",
+        ylabel="fraction of test galaxies inside",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(frameon=False, loc="upper left")
     ax = axes[1]
     bins = np.linspace(-5, 5, 51)
-    ax.hist(z.clip(-5, 5), bins=bins, density=True, color=style.COLORS["cnn"], alpha=0.6, label="residual / pred_std")
+    ax.hist(
+        z.clip(-5, 5),
+        bins=bins,
+        density=True,
+        color=style.COLORS["cnn"],
+        alpha=0.6,
+        label="residual / pred_std",
+    )
     ax.plot(bins, norm.pdf(bins), color=style.COLORS["line"], lw=1.5, label="unit Gaussian")
     ax.set(xlabel=r"$(Z_{\rm pred} - Z_{\rm true}) / \sigma_{\rm pred}$", ylabel="density")
     ax.legend(frameon=False, fontsize=8)
-    result = {"n": len(df), "coverage_1sigma": float((np.abs(z) < 1).mean()),
-              "coverage_2sigma": float((np.abs(z) < 2).mean())}
+    result = {
+        "n": len(df),
+        "coverage_1sigma": float((np.abs(z) < 1).mean()),
+        "coverage_2sigma": float((np.abs(z) < 2).mean()),
+    }
     if spec:
         m = df.merge(cat[["objID", "oh_p16", "oh_p84"]], on="objID")
         half = (m["oh_p84"] - m["oh_p16"]) / 2
@@ -263,7 +426,10 @@ def uncertainty_calibration(pred_csv: str, catalog_csv: str, out: list[str], lab
         ax.scatter(half, m["pred_std"], s=6, alpha=0.5, color=style.COLORS["cnn"])
         top = float(np.nanmax([half.max(), m["pred_std"].max()]))
         ax.plot([0, top], [0, top], color=style.COLORS["line"], ls="--", lw=1)
-        ax.set(xlabel=r"spectroscopic $(Z_{84} - Z_{16}) / 2$ [dex]", ylabel=r"CNN $\sigma_{\rm pred}$ [dex]")
+        ax.set(
+            xlabel=r"spectroscopic $(Z_{84} - Z_{16}) / 2$ [dex]",
+            ylabel=r"CNN $\sigma_{\rm pred}$ [dex]",
+        )
         result["median_spectroscopic_half_width"] = float(np.nanmedian(half))
     fig.tight_layout()
     style.save(fig, out)

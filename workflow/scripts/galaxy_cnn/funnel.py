@@ -27,5 +27,6 @@ def check_excluded(counts: dict[str, int], n_read: int, max_fraction: float, lis
         raise TooManyExcluded(
             f"{lost} of {n_read} galaxies read ({lost / n_read:.1%}) were excluded, more than "
             f"cutouts.max_missing_fraction={max_fraction}. Main reasons: {top}. Every excluded row, with "
-            f"its reason, is listed in {listing}")
+            f"its reason, is listed in {listing}"
+        )
     return lost

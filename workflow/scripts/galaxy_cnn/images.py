@@ -28,7 +28,9 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im).astype(np.int64)
         if arr.min() < 0 or arr.max() > 65535:
-            raise ImageError(f"{im.mode} image with values outside 0..65535 (range {arr.min()}..{arr.max()})")
+            raise ImageError(
+                f"{im.mode} image with values outside 0..65535 (range {arr.min()}..{arr.max()})"
+            )
         grey = np.floor(arr / 257 + 0.5).astype(np.uint8)  # 65535 -> 255: a scaling, not a clip
         return np.repeat(grey[..., None], 3, axis=-1)
     if im.mode == "F":
@@ -38,7 +40,9 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
 
 
-def decode_image(data: bytes | str | os.PathLike, size: int | None = None, name: str | None = None) -> np.ndarray:
+def decode_image(
+    data: bytes | str | os.PathLike, size: int | None = None, name: str | None = None
+) -> np.ndarray:
     """Decode a JPEG/PNG (bytes or path) to an RGB uint8 array (H, W, 3), checking its size.
 
     Errors name the file (`name`, or the path when one is given), never a memory buffer.
@@ -46,7 +50,9 @@ def decode_image(data: bytes | str | os.PathLike, size: int | None = None, name:
     if not isinstance(data, bytes):
         name = name or str(data)
         try:
-            data = Path(data).read_bytes()  # one read, then decode from memory: faster than a file handle
+            data = Path(
+                data
+            ).read_bytes()  # one read, then decode from memory: faster than a file handle
         except OSError as err:
             raise ImageError(f"{name}: cannot read: {err.strerror or err}") from err
     where = f"{name}: " if name else ""
@@ -57,10 +63,14 @@ def decode_image(data: bytes | str | os.PathLike, size: int | None = None, name:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         if isinstance(err, ImageError):
             raise ImageError(f"{where}{err}") from err
-        reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(err)) or type(err).__name__
+        reason = (
+            re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", str(err)) or type(err).__name__
+        )
         raise ImageError(f"{where}not a readable JPEG or PNG image ({reason})") from err
     if size is not None and arr.shape[:2] != (size, size):
-        raise ImageError(f"{where}image is {arr.shape[1]}x{arr.shape[0]} px, expected {size}x{size}")
+        raise ImageError(
+            f"{where}image is {arr.shape[1]}x{arr.shape[0]} px, expected {size}x{size}"
+        )
     return arr
 
 
@@ -113,7 +123,9 @@ def fits_to_rgb(path: Path, size: int) -> np.ndarray:
     except (OSError, ValueError, TypeError) as err:
         raise ImageError(f"cannot read FITS: {err}") from err
     if cube is None or cube.ndim != 3 or 3 not in (cube.shape[0], cube.shape[-1]):
-        raise ImageError(f"FITS data must be a (3, H, W) g, r, i cube, got shape {getattr(cube, 'shape', None)}")
+        raise ImageError(
+            f"FITS data must be a (3, H, W) g, r, i cube, got shape {getattr(cube, 'shape', None)}"
+        )
     if cube.shape[0] != 3:
         cube = cube.transpose(2, 0, 1)
     if cube.shape[1:] != (size, size):
@@ -123,7 +135,9 @@ def fits_to_rgb(path: Path, size: int) -> np.ndarray:
         raise ImageError("FITS cube has no finite pixel values")
     bad = [b for b, plane in zip("gri", finite, strict=True) if plane.mean() < 0.5]
     if bad:
-        raise ImageError(f"FITS band(s) {', '.join(bad)} are mostly NaN or infinite ({(~finite).mean():.0%} of pixels)")
+        raise ImageError(
+            f"FITS band(s) {', '.join(bad)} are mostly NaN or infinite ({(~finite).mean():.0%} of pixels)"
+        )
     g, r, i = np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0)
     return (np.clip(asinh_rgb(i, r, g, RenderSettings()), 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -152,16 +166,22 @@ def _decode_many(paths: list[str], size: int, out: np.ndarray) -> list[str]:
 def _decode_into_npy(npy: str, start: int, paths: list[str], size: int) -> list[str]:
     """Worker: decode straight into rows [start, start + len(paths)) of a memory-mapped .npy."""
     array = np.load(npy, mmap_mode="r+")
-    return _decode_many(paths, size, array[start : start + len(paths)])  # MAP_SHARED: no flush needed
+    return _decode_many(
+        paths, size, array[start : start + len(paths)]
+    )  # MAP_SHARED: no flush needed
 
 
-def pack_images_to(paths: list[str], size: int, out_npy: str, workers: int = 1, chunk: int = 1024) -> list[str]:
+def pack_images_to(
+    paths: list[str], size: int, out_npy: str, workers: int = 1, chunk: int = 1024
+) -> list[str]:
     """Decode every image once into an (N, size, size, 3) uint8 .npy; errors per row ('' = ok).
 
     Workers write their rows into the memory-mapped file themselves, so no pixels pass
     through the parent process (the bottleneck at 100k+ images). Failed rows stay zero.
     """
-    np.lib.format.open_memmap(out_npy, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)).flush()
+    np.lib.format.open_memmap(
+        out_npy, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3)
+    ).flush()
     errors: list[str] = [""] * len(paths)
     starts = range(0, len(paths), chunk)
     with tqdm(total=len(paths), desc="pack", unit="img", mininterval=2) as bar:
@@ -171,14 +191,19 @@ def pack_images_to(paths: list[str], size: int, out_npy: str, workers: int = 1, 
                 bar.update(len(paths[s : s + chunk]))
         else:
             with ProcessPoolExecutor(workers) as pool:
-                futures = {s: pool.submit(_decode_into_npy, out_npy, s, paths[s : s + chunk], size) for s in starts}
+                futures = {
+                    s: pool.submit(_decode_into_npy, out_npy, s, paths[s : s + chunk], size)
+                    for s in starts
+                }
                 for s, fut in futures.items():
                     errors[s : s + chunk] = fut.result()
                     bar.update(len(paths[s : s + chunk]))
     return errors
 
 
-def pack_images(paths: list[str], size: int, workers: int = 1, chunk: int = 1024) -> tuple[np.ndarray, list[str]]:
+def pack_images(
+    paths: list[str], size: int, workers: int = 1, chunk: int = 1024
+) -> tuple[np.ndarray, list[str]]:
     """In-memory variant of `pack_images_to` (tests, benchmarks, small sets)."""
     import tempfile
 
@@ -188,8 +213,17 @@ def pack_images(paths: list[str], size: int, workers: int = 1, chunk: int = 1024
         return np.load(npy), errors
 
 
-def pack_cutouts(manifest_csv: str, manifest_json: str, excluded_csv: str, cutout_dir: str, size: int, out_npy: str,
-                 out_index: str, out_report: str, workers: int = 1) -> dict:
+def pack_cutouts(
+    manifest_csv: str,
+    manifest_json: str,
+    excluded_csv: str,
+    cutout_dir: str,
+    size: int,
+    out_npy: str,
+    out_index: str,
+    out_report: str,
+    workers: int = 1,
+) -> dict:
     """Pack the `ok` cutouts of a manifest; unreadable ones are left out of the index and reported.
 
     Then the funnel check: galaxies lost since the catalog (listed in `excluded_csv`) plus the
@@ -207,13 +241,25 @@ def pack_cutouts(manifest_csv: str, manifest_json: str, excluded_csv: str, cutou
     files.write_csv(index, out_index)
     rejected = {int(o): e for o, e, g in zip(ok["objID"], errors, good, strict=True) if not g}
     cutouts = files.read_json(manifest_json)
-    report = {"packed": int(good.sum()), "undecodable": len(rejected), "rejected": rejected, "size": size,
-              "cutouts": {"source": cutouts["source"]} | cutouts["image"], "provenance": provenance.collect()}
+    report = {
+        "packed": int(good.sum()),
+        "undecodable": len(rejected),
+        "rejected": rejected,
+        "size": size,
+        "cutouts": {"source": cutouts["source"]} | cutouts["image"],
+        "provenance": provenance.collect(),
+    }
     from .funnel import check_excluded
 
-    counts = cutouts["excluded_by_reason"] | ({"undecodable cutout": len(rejected)} if rejected else {})
-    report["excluded_so_far"] = check_excluded(counts, cutouts["galaxies_read"], cutouts["max_missing_fraction"],
-                                               excluded_csv + (" (undecodable ones: the pack log)" if rejected else ""))
+    counts = cutouts["excluded_by_reason"] | (
+        {"undecodable cutout": len(rejected)} if rejected else {}
+    )
+    report["excluded_so_far"] = check_excluded(
+        counts,
+        cutouts["galaxies_read"],
+        cutouts["max_missing_fraction"],
+        excluded_csv + (" (undecodable ones: the pack log)" if rejected else ""),
+    )
     if rejected:
         logging.getLogger(__name__).warning("undecodable cutouts: %s", rejected)
     files.write_json(report, out_report)
@@ -224,8 +270,12 @@ def load_packed(npy: str, index_csv: str, mmap: bool = True) -> tuple[np.ndarray
     array = np.load(npy, mmap_mode="r" if mmap else None)
     index = pd.read_csv(index_csv, dtype={"objID": "int64"})
     rows = index["row"].to_numpy()
-    if len(rows) and (rows.min() < 0 or rows.max() >= len(array) or len(np.unique(rows)) != len(rows)):
-        raise ValueError(f"{index_csv}: its 'row' column does not index {npy} ({len(array)} images) one-to-one")
+    if len(rows) and (
+        rows.min() < 0 or rows.max() >= len(array) or len(np.unique(rows)) != len(rows)
+    ):
+        raise ValueError(
+            f"{index_csv}: its 'row' column does not index {npy} ({len(array)} images) one-to-one"
+        )
     return array, index
 
 

@@ -72,8 +72,9 @@ def binned_scatter(
     return pd.DataFrame(rows, columns=["lo", "hi", "center", "n", "median_pred", "rmse", "nmad"])
 
 
-def bootstrap_interval(residuals: np.ndarray, stat, n_boot: int = 1000, level: float = 0.6827,
-                       seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    residuals: np.ndarray, stat, n_boot: int = 1000, level: float = 0.6827, seed: int = 0
+) -> tuple[float, float]:
     """The central `level` interval of `stat` (rmse or nmad) over resamples of the test galaxies."""
     x = _finite(residuals)
     idx = np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))
@@ -96,9 +97,13 @@ def uncertainty_summary(true: np.ndarray, pred: np.ndarray, std: np.ndarray) -> 
     z = np.abs(res) / std
     nll = 0.5 * np.log(2 * np.pi * std**2) + 0.5 * z**2
     rank = pd.Series(np.abs(res)).corr(pd.Series(std), method="spearman")
-    return {"coverage_1sigma": float(np.mean(z < 1)), "coverage_2sigma": float(np.mean(z < 2)),
-            "mean_nll": float(np.mean(nll)), "spearman_abs_residual_std": float(rank),
-            "median_pred_std": float(np.median(std))}
+    return {
+        "coverage_1sigma": float(np.mean(z < 1)),
+        "coverage_2sigma": float(np.mean(z < 2)),
+        "mean_nll": float(np.mean(nll)),
+        "spearman_abs_residual_std": float(rank),
+        "median_pred_std": float(np.median(std)),
+    }
 
 
 def seed_spread(df: pd.DataFrame) -> dict:
@@ -108,7 +113,11 @@ def seed_spread(df: pd.DataFrame) -> dict:
         return {"n_seeds": max(1, len(cols)), "rmse_seed_std": np.nan, "nmad_seed_std": np.nan}
     r = [rmse(df[c] - df["true"]) for c in cols]
     n = [nmad(df[c] - df["true"]) for c in cols]
-    return {"n_seeds": len(cols), "rmse_seed_std": float(np.std(r, ddof=1)), "nmad_seed_std": float(np.std(n, ddof=1))}
+    return {
+        "n_seeds": len(cols),
+        "rmse_seed_std": float(np.std(r, ddof=1)),
+        "nmad_seed_std": float(np.std(n, ddof=1)),
+    }
 
 
 def metrics_row(df: pd.DataFrame, train_mean: float) -> dict:
@@ -123,12 +132,33 @@ def metrics_row(df: pd.DataFrame, train_mean: float) -> dict:
     return row
 
 
-METRICS_COLUMNS = ["target", "size", "n", "rmse", "rmse_lo", "rmse_hi", "nmad", "nmad_lo", "nmad_hi", "bias",
-                   "baseline_rmse", "baseline_nmad", "n_seeds", "rmse_seed_std", "nmad_seed_std", "coverage_1sigma",
-                   "coverage_2sigma", "mean_nll", "spearman_abs_residual_std", "median_pred_std"]
+METRICS_COLUMNS = [
+    "target",
+    "size",
+    "n",
+    "rmse",
+    "rmse_lo",
+    "rmse_hi",
+    "nmad",
+    "nmad_lo",
+    "nmad_hi",
+    "bias",
+    "baseline_rmse",
+    "baseline_nmad",
+    "n_seeds",
+    "rmse_seed_std",
+    "nmad_seed_std",
+    "coverage_1sigma",
+    "coverage_2sigma",
+    "mean_nll",
+    "spearman_abs_residual_std",
+    "median_pred_std",
+]
 
 
-def metrics_table(predictions: dict[tuple[str, int], pd.DataFrame], train_means: dict) -> pd.DataFrame:
+def metrics_table(
+    predictions: dict[tuple[str, int], pd.DataFrame], train_means: dict
+) -> pd.DataFrame:
     """One row per (target, size) from prediction frames with `true` and `pred` columns.
 
     Intervals (`_lo`, `_hi`) are the central 68% of 1,000 bootstrap resamples of the test galaxies;
@@ -140,7 +170,9 @@ def metrics_table(predictions: dict[tuple[str, int], pd.DataFrame], train_means:
     return pd.DataFrame(rows).reindex(columns=METRICS_COLUMNS)
 
 
-def write_metrics(prediction_csvs: list[str], catalog_csv: str, split_csv: str, out_csv: str) -> pd.DataFrame:
+def write_metrics(
+    prediction_csvs: list[str], catalog_csv: str, split_csv: str, out_csv: str
+) -> pd.DataFrame:
     """metrics.csv from prediction files named {target}-{size}px.csv; baseline = training mean."""
     import re
     from pathlib import Path
@@ -186,8 +218,9 @@ def cv_summary(fold_csvs: list[str], out_csv: str) -> pd.DataFrame:
 MZR_BIN_CENTRES = np.round(np.arange(8.5, 11.31, 0.2), 2)
 
 
-def mzr_scatter_ratio(mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray,
-                      half_width: float = 0.1) -> tuple[float, float, pd.DataFrame]:
+def mzr_scatter_ratio(
+    mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray, half_width: float = 0.1
+) -> tuple[float, float, pd.DataFrame]:
     """NMAD(Z_pred)/NMAD(Z_true) in stellar-mass bins, as the paper computed it.
 
     Rows with log M* > 8.5 and 8.25 < Z_true < 9.15; bins centred 8.5, 8.7, ..., 11.3 of
@@ -203,7 +236,14 @@ def mzr_scatter_ratio(mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray,
         n = int(sel.sum())
         if n < 2 or nmad(z_true[sel]) == 0:
             continue
-        rows.append({"mass_centre": c, "n": n, "nmad_true": nmad(z_true[sel]), "nmad_pred": nmad(z_pred[sel])})
+        rows.append(
+            {
+                "mass_centre": c,
+                "n": n,
+                "nmad_true": nmad(z_true[sel]),
+                "nmad_pred": nmad(z_pred[sel]),
+            }
+        )
     bins = pd.DataFrame(rows, columns=["mass_centre", "n", "nmad_true", "nmad_pred"])
     if bins.empty:
         return float("nan"), float("nan"), bins
@@ -214,8 +254,9 @@ def mzr_scatter_ratio(mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray,
     return mean, std, bins
 
 
-def bootstrap_scatter_ratio(mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray, n_boot: int = 200,
-                            seed: int = 0) -> float:
+def bootstrap_scatter_ratio(
+    mass: np.ndarray, z_true: np.ndarray, z_pred: np.ndarray, n_boot: int = 200, seed: int = 0
+) -> float:
     """Standard deviation of the weighted-mean scatter ratio over galaxy bootstrap resamples."""
     mass, z_true, z_pred = (np.asarray(a, dtype=float) for a in (mass, z_true, z_pred))
     rng = np.random.default_rng(seed)

@@ -53,7 +53,10 @@ class GalaxyRegressor(nn.Module):
         self.body = nn.Sequential(*list(net.children())[:-2])
         self.head = paper_head(512)
         self.sigma_head = paper_head(512)
-        for layer in (self.head[-1], self.sigma_head[-1]):  # start from the training mean and spread
+        for layer in (
+            self.head[-1],
+            self.sigma_head[-1],
+        ):  # start from the training mean and spread
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.register_buffer("pixel_mean", 255 * torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
@@ -165,13 +168,21 @@ def _first_line(err: BaseException) -> str:
 def non_finite(state: dict) -> str:
     """The first floating tensor of a state dict with a NaN or infinite value ('' if none)."""
     for key, value in state.items():
-        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if (
+            torch.is_tensor(value)
+            and value.is_floating_point()
+            and not bool(torch.isfinite(value).all())
+        ):
             return key
     return ""
 
 
-def build_model(train_y: torch.Tensor, pretrained: str | None, device: torch.device,
-                channels_last: bool | None = None) -> GalaxyRegressor:
+def build_model(
+    train_y: torch.Tensor,
+    pretrained: str | None,
+    device: torch.device,
+    channels_last: bool | None = None,
+) -> GalaxyRegressor:
     """The model both engines train: targets standardised by the training set, optional ImageNet body."""
     from .device import mixed_precision_default
 
@@ -190,13 +201,23 @@ class ModelFileError(InputError):
     """A file that is not a model this workflow saved."""
 
 
-def save_model(members: list[GalaxyRegressor], path: str, meta: dict, sigma_scale: float = 1.0) -> None:
+def save_model(
+    members: list[GalaxyRegressor], path: str, meta: dict, sigma_scale: float = 1.0
+) -> None:
     """Weights (state dicts of tensors) and plain metadata: data only, loadable with weights_only."""
     from . import files
 
     states = [m.float().to(memory_format=torch.contiguous_format).state_dict() for m in members]
     with files.atomic_path(path) as tmp:
-        torch.save({"format": MODEL_FORMAT, "members": states, "sigma_scale": float(sigma_scale), "meta": meta}, tmp)
+        torch.save(
+            {
+                "format": MODEL_FORMAT,
+                "members": states,
+                "sigma_scale": float(sigma_scale),
+                "meta": meta,
+            },
+            tmp,
+        )
 
 
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[Ensemble, dict]:
@@ -209,28 +230,46 @@ def load_model(path: str, device: str | torch.device = "cpu") -> tuple[Ensemble,
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - whatever torch cannot read as plain data is no model of ours
-        raise ModelFileError(f"{path} is not a galaxy_cnn model file (refused to load it: {_first_line(err)})") from None
-    if not (isinstance(ckpt, dict) and ckpt.get("format") == MODEL_FORMAT and isinstance(ckpt.get("meta"), dict)
-            and isinstance(ckpt.get("members"), list) and ckpt["members"]):
+        raise ModelFileError(
+            f"{path} is not a galaxy_cnn model file (refused to load it: {_first_line(err)})"
+        ) from None
+    if not (
+        isinstance(ckpt, dict)
+        and ckpt.get("format") == MODEL_FORMAT
+        and isinstance(ckpt.get("meta"), dict)
+        and isinstance(ckpt.get("members"), list)
+        and ckpt["members"]
+    ):
         found = ckpt.get("format") if isinstance(ckpt, dict) else None
-        if isinstance(found, str) and found.startswith("galaxy_cnn.model/") and found != MODEL_FORMAT:
-            raise ModelFileError(f"{path} was saved by another version of this workflow ({found}, this one reads "
-                                 f"{MODEL_FORMAT}); retrain it, e.g. snakemake --forcerun train")
-        raise ModelFileError(f"{path} is not a galaxy_cnn model file (expected format {MODEL_FORMAT})")
+        if (
+            isinstance(found, str)
+            and found.startswith("galaxy_cnn.model/")
+            and found != MODEL_FORMAT
+        ):
+            raise ModelFileError(
+                f"{path} was saved by another version of this workflow ({found}, this one reads "
+                f"{MODEL_FORMAT}); retrain it, e.g. snakemake --forcerun train"
+            )
+        raise ModelFileError(
+            f"{path} is not a galaxy_cnn model file (expected format {MODEL_FORMAT})"
+        )
     meta, sigma_scale = ckpt["meta"], ckpt.get("sigma_scale")
     problem = meta_problem(meta)
     if problem:
         raise ModelFileError(f"{path}: {problem}")
     if not (isinstance(sigma_scale, float) and math.isfinite(sigma_scale) and sigma_scale > 0):
-        raise ModelFileError(f"{path}: its sigma_scale is {sigma_scale!r}, not a finite positive number")
+        raise ModelFileError(
+            f"{path}: its sigma_scale is {sigma_scale!r}, not a finite positive number"
+        )
     members = []
     for k, state in enumerate(ckpt["members"]):
         member = GalaxyRegressor()
         try:
             member.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError, ValueError) as err:
-            raise ModelFileError(f"{path}: its weights do not fit this workflow's ResNet-34 "
-                                 f"({_first_line(err)})") from None
+            raise ModelFileError(
+                f"{path}: its weights do not fit this workflow's ResNet-34 ({_first_line(err)})"
+            ) from None
         bad = non_finite(state)
         if bad:
             raise ModelFileError(f"{path}: member {k} has NaN or infinite weights ({bad})")
@@ -247,7 +286,9 @@ def meta_problem(meta: dict) -> str:
         return f"its metadata lacks a valid target and size (size {size!r})"
     if cutouts is None:
         return ""
-    full, scale = (cutouts.get("size"), cutouts.get("scale")) if isinstance(cutouts, dict) else (None, None)
+    full, scale = (
+        (cutouts.get("size"), cutouts.get("scale")) if isinstance(cutouts, dict) else (None, None)
+    )
     if not isinstance(full, int) or isinstance(full, bool) or full < 1:
         return f"its cutout size {full!r} is not a positive integer"
     if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
@@ -257,7 +298,9 @@ def meta_problem(meta: dict) -> str:
     return ""
 
 
-def float_batches(images: torch.Tensor, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+def float_batches(
+    images: torch.Tensor, batch_size: int, device: torch.device
+) -> Iterator[torch.Tensor]:
     """uint8 NHWC images (on any device) as float NCHW batches on `device`: what the models take."""
     for s in range(0, len(images), batch_size):
         yield images[s : s + batch_size].to(device).permute(0, 3, 1, 2).float()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 # Test set, N = 20,466, with TTA (paper Table / Fig. 4).
-SIZES = pd.DataFrame({
-    "size": [128, 64, 32, 16, 8, 4, 2, 1],
-    "rmse": [0.0851, 0.0893, 0.0928, 0.1053, 0.1125, 0.1290, 0.1587, 0.1610],
-    "nmad": [0.0668, 0.0703, 0.0715, 0.0815, 0.0870, 0.1022, 0.1198, 0.1251],
-})
+SIZES = pd.DataFrame(
+    {
+        "size": [128, 64, 32, 16, 8, 4, 2, 1],
+        "rmse": [0.0851, 0.0893, 0.0928, 0.1053, 0.1125, 0.1290, 0.1587, 0.1610],
+        "nmad": [0.0668, 0.0703, 0.0715, 0.0815, 0.0870, 0.1022, 0.1198, 0.1251],
+    }
+)
 
 # Headline numbers other than the size sweep: (key, description, rmse, nmad or None).
 HEADLINE = {

@@ -8,13 +8,28 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "torchvision", "fastai", "numpy", "pandas", "galsim", "astropy", "snakemake", "scikit-learn")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "fastai",
+    "numpy",
+    "pandas",
+    "galsim",
+    "astropy",
+    "snakemake",
+    "scikit-learn",
+)
 
 
 def git_revision(path: str | Path = ".") -> str:
     try:
-        out = subprocess.run(["git", "-C", str(path), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(path), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

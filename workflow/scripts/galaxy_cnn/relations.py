@@ -31,7 +31,12 @@ def mannucci_sfr_slope(log_mass: np.ndarray, log_sfr: np.ndarray) -> np.ndarray:
     return -0.14 + 0.12 * m - 0.108 * s
 
 
-TREMONTI_SCATTER = ((8.6, 0.19), (9.8, 0.115), (10.4, 0.085), (11.0, 0.07))  # half of P84-P16, their Table 3
+TREMONTI_SCATTER = (
+    (8.6, 0.19),
+    (9.8, 0.115),
+    (10.4, 0.085),
+    (11.0, 0.07),
+)  # half of P84-P16, their Table 3
 
 
 def tremonti_scatter(log_mass: np.ndarray) -> np.ndarray:

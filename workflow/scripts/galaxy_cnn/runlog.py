@@ -25,6 +25,10 @@ def to_file(path: str | None) -> logging.Logger:
         stream = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the job
         sys.stdout = sys.stderr = stream
     sys.excepthook = _report_input_errors
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return logging.getLogger("galaxy_cnn")

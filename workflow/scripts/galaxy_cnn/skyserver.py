@@ -72,12 +72,16 @@ def parse_csv_page(text: str, expected: list[str]) -> list[list[str]]:
     return rows
 
 
-def parse_csv_table(text: str, required: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
+def parse_csv_table(
+    text: str, required: list[str] | tuple[str, ...] = ()
+) -> tuple[list[str], list[list[str]]]:
     """Validate a SqlSearch CSV body that has at least the `required` columns: (header, rows as
     strings; IDs stay exact)."""
     head = text.lstrip()[:1]
     if head in ("<", "{"):
-        raise SkyServerError(f"expected CSV, got {'HTML' if head == '<' else 'JSON'}: {text[:200]!r}")
+        raise SkyServerError(
+            f"expected CSV, got {'HTML' if head == '<' else 'JSON'}: {text[:200]!r}"
+        )
     lines = text.split("\n")
     if not lines or not lines[0].startswith("#"):
         raise SkyServerError(f"CSV body does not start with '#Table1': {text[:200]!r}")
@@ -98,13 +102,18 @@ def parse_csv_table(text: str, required: list[str] | tuple[str, ...] = ()) -> tu
         raise SkyServerError("CSV body does not end with a newline (truncated mid-stream?)")
     for k, r in enumerate(rows[1:], start=2):
         if len(r) != len(header):
-            raise SkyServerError(f"row {k} has {len(r)} fields, header has {len(header)} (truncated body?)")
+            raise SkyServerError(
+                f"row {k} has {len(r)} fields, header has {len(header)} (truncated body?)"
+            )
     return header, rows[1:]
 
 
 # Database errors in the SQL (HTTP 500 + JSON), as opposed to timeouts and overloads that a retry may cure.
-PERMANENT_SQL_ERROR = re.compile(r"syntax|invalid (column|object) name|could not be bound|ambiguous column|"
-                                 r"conversion failed", re.IGNORECASE)
+PERMANENT_SQL_ERROR = re.compile(
+    r"syntax|invalid (column|object) name|could not be bound|ambiguous column|"
+    r"conversion failed",
+    re.IGNORECASE,
+)
 
 
 def _error_text(resp: requests.Response) -> str:
@@ -146,7 +155,13 @@ class RateLimiter:
 
 
 class SqlClient:
-    def __init__(self, base_url: str, timeout: float = 600, retry: Retry | None = None, min_interval: float = 1.0):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 600,
+        retry: Retry | None = None,
+        min_interval: float = 1.0,
+    ):
         self.url = base_url.rstrip("/") + SQL_PATH
         self.timeout, self.retry = timeout, retry or Retry()
         self.limiter = RateLimiter(1 / min_interval if min_interval > 0 else 0)
@@ -159,24 +174,36 @@ class SqlClient:
             raise SkyServerError(f"unexpected header {header}, expected {expected}")
         return rows
 
-    def query_table(self, sql: str, required: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
+    def query_table(
+        self, sql: str, required: list[str] | tuple[str, ...] = ()
+    ) -> tuple[list[str], list[list[str]]]:
         """Run one query; retry transient failures with backoff; raise on rejections."""
         for attempt in range(1, self.retry.attempts + 1):
             self.limiter.wait()
             try:
-                resp = self.session.get(self.url, params={"cmd": sql, "format": "csv"}, timeout=self.timeout)
+                resp = self.session.get(
+                    self.url, params={"cmd": sql, "format": "csv"}, timeout=self.timeout
+                )
                 if 400 <= resp.status_code < 500:
                     raise SkyServerRejected(f"HTTP {resp.status_code}: {_error_text(resp)}")
                 if resp.status_code != 200:
                     text = _error_text(resp)
-                    if PERMANENT_SQL_ERROR.search(text):  # the SQL itself is wrong: retrying cannot help
+                    if PERMANENT_SQL_ERROR.search(
+                        text
+                    ):  # the SQL itself is wrong: retrying cannot help
                         raise SkyServerRejected(f"HTTP {resp.status_code}: {text}")
                     raise SkyServerError(f"HTTP {resp.status_code}: {text}")
                 return parse_csv_table(resp.text, required)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                    SkyServerError) as err:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                SkyServerError,
+            ) as err:
                 if attempt == self.retry.attempts:
-                    raise SkyServerError(f"SQL query failed after {attempt} attempts: {err}") from err
+                    raise SkyServerError(
+                        f"SQL query failed after {attempt} attempts: {err}"
+                    ) from err
                 wait = self.retry.delay(attempt)
                 log.warning("SQL attempt %d failed (%s); retrying in %.1f s", attempt, err, wait)
                 time.sleep(wait)
@@ -195,8 +222,15 @@ class CutoutResult:
 class CutoutClient:
     """Fetches getjpeg cutouts; thread-safe, one requests.Session per thread."""
 
-    def __init__(self, base_url: str, size: int, scale: float, timeout: float = 30,
-                 retry: Retry | None = None, requests_per_second: float = 10):
+    def __init__(
+        self,
+        base_url: str,
+        size: int,
+        scale: float,
+        timeout: float = 30,
+        retry: Retry | None = None,
+        requests_per_second: float = 10,
+    ):
         self.url = base_url.rstrip("/") + CUTOUT_PATH
         self.size, self.scale, self.timeout = size, scale, timeout
         self.retry = retry or Retry()
@@ -209,8 +243,13 @@ class CutoutClient:
         return self.local.session
 
     def fetch(self, ra: float, dec: float) -> CutoutResult:
-        params = {"ra": f"{ra:.7f}", "dec": f"{dec:.7f}", "scale": f"{self.scale:.6g}",
-                  "width": self.size, "height": self.size}
+        params = {
+            "ra": f"{ra:.7f}",
+            "dec": f"{dec:.7f}",
+            "scale": f"{self.scale:.6g}",
+            "width": self.size,
+            "height": self.size,
+        }
         status, error = None, ""
         for attempt in range(1, self.retry.attempts + 1):
             self.limiter.wait()
@@ -218,9 +257,13 @@ class CutoutClient:
                 resp = self._session().get(self.url, params=params, timeout=self.timeout)
                 status = resp.status_code
                 if status == 404:
-                    return CutoutResult("outside_footprint", attempt, 404, "HTTP 404: outside the survey footprint")
+                    return CutoutResult(
+                        "outside_footprint", attempt, 404, "HTTP 404: outside the survey footprint"
+                    )
                 if 400 <= status < 500:
-                    return CutoutResult("failed", attempt, status, f"HTTP {status}: {_error_text(resp)}")
+                    return CutoutResult(
+                        "failed", attempt, status, f"HTTP {status}: {_error_text(resp)}"
+                    )
                 if status != 200:
                     raise SkyServerError(f"HTTP {status}")
                 data = resp.content
@@ -228,8 +271,13 @@ class CutoutClient:
                     raise SkyServerError("JPEG is truncated (no end-of-image marker)")
                 decode_image(data, self.size)
                 return CutoutResult("ok", attempt, status, "", data)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                    SkyServerError, ImageError) as err:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                SkyServerError,
+                ImageError,
+            ) as err:
                 error = f"{type(err).__name__}: {err}"
                 if attempt < self.retry.attempts:
                     time.sleep(self.retry.delay(attempt))

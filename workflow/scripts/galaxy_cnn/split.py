@@ -17,7 +17,9 @@ def split_ids(obj_ids: np.ndarray, fractions: list[float], seed: int) -> pd.Data
     and the seed, not on row order.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not np.isclose(sum(fractions), 1):
-        raise ValueError(f"split.fractions must be 3 non-negative numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"split.fractions must be 3 non-negative numbers summing to 1, got {fractions}"
+        )
     ids = np.unique(np.asarray(obj_ids, dtype=np.int64))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ids))
@@ -38,12 +40,16 @@ def make_split(index_csv: str, fractions: list[float], seed: int) -> tuple[pd.Da
     counts = split["split"].value_counts().reindex(SPLITS, fill_value=0).to_dict()
     empty = [s for s in ("train", "test") if counts[s] == 0]
     if empty:
-        raise InputError(f"split.fractions {list(fractions)} give no {' and no '.join(empty)} galaxies out of "
-                         f"{len(split)}; give those parts a larger fraction")
+        raise InputError(
+            f"split.fractions {list(fractions)} give no {' and no '.join(empty)} galaxies out of "
+            f"{len(split)}; give those parts a larger fraction"
+        )
     return split, {"galaxies": len(split), "duplicates_removed": n_dup} | counts
 
 
-def write_split(index_csv: str, fractions: list[float], seed: int, out_csv: str, out_json: str) -> dict:
+def write_split(
+    index_csv: str, fractions: list[float], seed: int, out_csv: str, out_json: str
+) -> dict:
     from . import files, provenance
 
     table, report = make_split(index_csv, fractions, seed)
@@ -65,11 +71,15 @@ def write_cv_fold(split_csv: str, folds: int, seed: int, fold: int, out_csv: str
     """Fold `fold` of train+valid held out as `valid`, the other folds as `train`; `test` unchanged."""
     from . import files
 
-    split = pd.read_csv(split_csv, dtype={"objID": "int64"}).sort_values("objID").reset_index(drop=True)
+    split = (
+        pd.read_csv(split_csv, dtype={"objID": "int64"}).sort_values("objID").reset_index(drop=True)
+    )
     pool = split["split"].isin(["train", "valid"]).to_numpy()
     if pool.sum() < folds:
-        raise InputError(f"cv.folds={folds}: only {int(pool.sum())} train+valid galaxies; "
-                         "lower cv.folds or use more galaxies")
+        raise InputError(
+            f"cv.folds={folds}: only {int(pool.sum())} train+valid galaxies; "
+            "lower cv.folds or use more galaxies"
+        )
     assigned = cv_folds(split.loc[pool, "objID"].to_numpy(), folds, seed)
     out = split.copy()
     out.loc[pool, "split"] = np.where(assigned == fold, "valid", "train")

@@ -7,17 +7,35 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"cnn": "#0072B2", "rmse": "#0072B2", "nmad": "#D55E00", "baseline": "#555555",
-          "rf": "#009E73", "rf_tuned": "#CC79A7", "paper": "#E69F00", "line": "#000000"}
+COLORS = {
+    "cnn": "#0072B2",
+    "rmse": "#0072B2",
+    "nmad": "#D55E00",
+    "baseline": "#555555",
+    "rf": "#009E73",
+    "rf_tuned": "#CC79A7",
+    "paper": "#E69F00",
+    "line": "#000000",
+}
 CMAP = "viridis"
 
 
 def apply() -> None:
-    plt.rcParams.update({
-        "font.size": 11, "axes.labelsize": 12, "axes.titlesize": 12, "legend.fontsize": 9,
-        "xtick.direction": "in", "ytick.direction": "in", "xtick.top": True, "ytick.right": True,
-        "savefig.dpi": 150, "figure.dpi": 100, "savefig.bbox": "tight",
-    })
+    plt.rcParams.update(
+        {
+            "font.size": 11,
+            "axes.labelsize": 12,
+            "axes.titlesize": 12,
+            "legend.fontsize": 9,
+            "xtick.direction": "in",
+            "ytick.direction": "in",
+            "xtick.top": True,
+            "ytick.right": True,
+            "savefig.dpi": 150,
+            "figure.dpi": 100,
+            "savefig.bbox": "tight",
+        }
+    )
 
 
 def save(fig, paths: list[str]) -> None:

@@ -55,7 +55,9 @@ class TrainSettings:
     pretrained: str | None = None
     freeze_epochs: int = 0  # fastai engine with pretrained weights: head-only epochs first
     compile: bool | None = None  # fast engine: torch.compile the model
-    cuda_graphs: bool | None = None  # fast engine: replay forward/backward as CUDA graphs (default on CUDA)
+    cuda_graphs: bool | None = (
+        None  # fast engine: replay forward/backward as CUDA graphs (default on CUDA)
+    )
 
     def __post_init__(self):
         problems = train_problems(asdict(self))
@@ -83,15 +85,24 @@ def select_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Rows of `which` split with a finite target: (row numbers, objIDs, targets, n_missing)."""
     if target not in catalog.columns:
-        raise KeyError(f"targets: column '{target}' is not in the catalog (columns: {list(catalog.columns)})")
+        raise KeyError(
+            f"targets: column '{target}' is not in the catalog (columns: {list(catalog.columns)})"
+        )
     ids = split.loc[split["split"] == which, "objID"]
     df = index[index["objID"].isin(ids)].merge(catalog[["objID", target]], on="objID", how="left")
     finite = np.isfinite(df[target].to_numpy(dtype=float))
     df = df[finite].sort_values("row")  # sorted rows read a memory-mapped array fastest
-    return df["row"].to_numpy(), df["objID"].to_numpy(), df[target].to_numpy(float), int((~finite).sum())
+    return (
+        df["row"].to_numpy(),
+        df["objID"].to_numpy(),
+        df[target].to_numpy(float),
+        int((~finite).sum()),
+    )
 
 
-def load_train_data(packed: str, index_csv: str, catalog_csv: str, split_csv: str, target: str, size: int) -> TrainData:
+def load_train_data(
+    packed: str, index_csv: str, catalog_csv: str, split_csv: str, target: str, size: int
+) -> TrainData:
     images, index = load_packed(packed, index_csv)
     catalog = read_catalog(catalog_csv)
     split = pd.read_csv(split_csv, dtype={"objID": "int64"})
@@ -103,9 +114,20 @@ def load_train_data(packed: str, index_csv: str, catalog_csv: str, split_csv: st
     return TrainData(*parts["train"], *parts["valid"], excluded=excluded)
 
 
-def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, pack_report: str, target: str,
-                size: int, out_model: str, out_history: str, out_meta: str, settings: dict,
-                threads: int = 1) -> dict:
+def train_model(
+    packed: str,
+    index_csv: str,
+    catalog_csv: str,
+    split_csv: str,
+    pack_report: str,
+    target: str,
+    size: int,
+    out_model: str,
+    out_history: str,
+    out_meta: str,
+    settings: dict,
+    threads: int = 1,
+) -> dict:
     """Train one ResNet-34 (mean and sigma of `target` at `size` px) with the seed in `settings`;
     save it (a one-member model file), its history and its metadata."""
     s = TrainSettings(**settings)
@@ -121,8 +143,9 @@ def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, p
     if s.engine == "fast":
         from .fast import train_fast
 
-        model, rows = train_fast(data.train_x, data.train_y, data.valid_x, data.valid_y, size, s, device,
-                                 log=log.info)
+        model, rows = train_fast(
+            data.train_x, data.train_y, data.valid_x, data.valid_y, size, s, device, log=log.info
+        )
         history = pd.DataFrame(rows)[["epoch", "train_loss", "valid_rmse", "train_seconds"]]
     else:
         model, history = _train_fastai(data, size, s, device)
@@ -132,8 +155,15 @@ def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, p
     if len(data.valid_x):
         from .fast import evaluate
 
-        valid = float(evaluate(model, data.valid_x.to(device), data.valid_y.float().to(device), 2 * s.batch_size,
-                               nullcontext()))
+        valid = float(
+            evaluate(
+                model,
+                data.valid_x.to(device),
+                data.valid_y.float().to(device),
+                2 * s.batch_size,
+                nullcontext(),
+            )
+        )
         log.info("validation RMSE after re-estimating BatchNorm statistics: %.4f", valid)
     model.eval()
     seconds = time.perf_counter() - t0
@@ -154,7 +184,11 @@ def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, p
         "excluded": data.excluded,
         "train_seconds": seconds,
         "device": str(device),
-        "cutouts": {"size": cutouts["size"], "scale": cutouts["scale"], "source": cutouts["source"]},
+        "cutouts": {
+            "size": cutouts["size"],
+            "scale": cutouts["scale"],
+            "source": cutouts["source"],
+        },
         "train": asdict(s),
         "provenance": provenance.collect(),
     }
@@ -163,7 +197,9 @@ def train_model(packed: str, index_csv: str, catalog_csv: str, split_csv: str, p
     return meta
 
 
-def _train_fastai(data: TrainData, size: int, s: TrainSettings, device: torch.device) -> tuple[GalaxyRegressor, pd.DataFrame]:
+def _train_fastai(
+    data: TrainData, size: int, s: TrainSettings, device: torch.device
+) -> tuple[GalaxyRegressor, pd.DataFrame]:
     """The plain path: a fastai Learner over device-resident tensor batches."""
     model = build_model(data.train_y, s.pretrained, device)
     max_shift = int(round(s.max_shift * size))
@@ -172,16 +208,34 @@ def _train_fastai(data: TrainData, size: int, s: TrainSettings, device: torch.de
         DeviceBatches(data.valid_x, data.valid_y, 2 * s.batch_size, False, device=device),
         device=device,
     )
-    learn = Learner(dls, model, loss_func=TrainingLoss(s.loss, float(model.y_std)), opt_func=Adam, wd=s.weight_decay,
-                    metrics=[rmse_loss], splitter=lambda m: [list(m.body.parameters()), list(m.head.parameters()) + list(m.sigma_head.parameters())])
+    learn = Learner(
+        dls,
+        model,
+        loss_func=TrainingLoss(s.loss, float(model.y_std)),
+        opt_func=Adam,
+        wd=s.weight_decay,
+        metrics=[rmse_loss],
+        splitter=lambda m: [
+            list(m.body.parameters()),
+            list(m.head.parameters()) + list(m.sigma_head.parameters()),
+        ],
+    )
     if device.type == "cuda":
         learn = learn.to_bf16()
-    log.info("fastai: %d train / %d valid galaxies at %d px on %s", len(data.train_x), len(data.valid_x), size, device)
+    log.info(
+        "fastai: %d train / %d valid galaxies at %d px on %s",
+        len(data.train_x),
+        len(data.valid_x),
+        size,
+        device,
+    )
     if s.pretrained:
         learn.fine_tune(s.epochs, base_lr=s.lr, freeze_epochs=s.freeze_epochs)
     else:
         learn.fit_one_cycle(s.epochs, lr_max=s.lr)
-    rows = [(v[0], v[2] if len(v) > 2 else np.nan) for v in learn.recorder.values]  # no valid set: no metric
+    rows = [
+        (v[0], v[2] if len(v) > 2 else np.nan) for v in learn.recorder.values
+    ]  # no valid set: no metric
     history = pd.DataFrame(rows, columns=["train_loss", "valid_rmse"])
     history.insert(0, "epoch", np.arange(len(history)))
     return learn.model, history

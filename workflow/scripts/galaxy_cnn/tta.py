@@ -27,9 +27,16 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict_tta(model: Ensemble | GalaxyRegressor, images_u8: np.ndarray | torch.Tensor, batch_size: int = 256,
-                views: int = 8, device: str | torch.device = "cpu", progress: bool = True, *,
-                mixed_precision: bool | None = None) -> Predictions:
+def predict_tta(
+    model: Ensemble | GalaxyRegressor,
+    images_u8: np.ndarray | torch.Tensor,
+    batch_size: int = 256,
+    views: int = 8,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    *,
+    mixed_precision: bool | None = None,
+) -> Predictions:
     """Predict (N, H, W, 3) uint8 images over `views` dihedral symmetries (1 = no augmentation).
     `mixed_precision` (bf16 autocast, channels-last) defaults to on for CUDA only."""
     device = torch.device(device)
@@ -44,8 +51,14 @@ def predict_tta(model: Ensemble | GalaxyRegressor, images_u8: np.ndarray | torch
     mean, var, members = np.empty(len(images)), np.empty(len(images)), np.empty((len(images), k))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed)
     done = 0
-    for x in tqdm(float_batches(images, batch_size, device), total=-(-len(images) // batch_size), desc="predict",
-                  unit="batch", disable=not progress, mininterval=2):
+    for x in tqdm(
+        float_batches(images, batch_size, device),
+        total=-(-len(images) // batch_size),
+        desc="predict",
+        unit="batch",
+        disable=not progress,
+        mininterval=2,
+    ):
         outs = []
         for v in range(views):
             xv = dihedral(x, v)
@@ -75,9 +88,20 @@ def calibrate_sigma(true: np.ndarray, mean: np.ndarray, raw_std: np.ndarray) -> 
     return float(np.quantile(z, 0.6827))
 
 
-def predict_split(model_path: str, packed: str, index_csv: str, catalog_csv: str, split_csv: str, which: str,
-                  out_csv: str, out_meta: str, device: str = "auto", batch_size: int = 256, views: int = 8,
-                  threads: int = 1) -> dict:
+def predict_split(
+    model_path: str,
+    packed: str,
+    index_csv: str,
+    catalog_csv: str,
+    split_csv: str,
+    which: str,
+    out_csv: str,
+    out_meta: str,
+    device: str = "auto",
+    batch_size: int = 256,
+    views: int = 8,
+    threads: int = 1,
+) -> dict:
     """objID, true, pred, pred_std (and each member's pred) for one split's galaxies with a finite target."""
     import pandas as pd
 
@@ -93,7 +117,9 @@ def predict_split(model_path: str, packed: str, index_csv: str, catalog_csv: str
     model, meta = load_model(model_path, dev)
     images, index = load_packed(packed, index_csv)
     split = pd.read_csv(split_csv, dtype={"objID": "int64"})
-    rows, ids, y, n_missing = select_split(index, read_catalog(catalog_csv), split, meta["target"], which)
+    rows, ids, y, n_missing = select_split(
+        index, read_catalog(catalog_csv), split, meta["target"], which
+    )
     pred = predict_tta(model, downsample(images[rows], meta["size"]), batch_size, views, dev)
     table = pd.DataFrame({"objID": ids, "true": y, "pred": pred.mean, "pred_std": pred.std})
     seeds = meta.get("seeds", [None] * pred.members.shape[1])
@@ -101,9 +127,19 @@ def predict_split(model_path: str, packed: str, index_csv: str, catalog_csv: str
         for j, seed in enumerate(seeds):
             table[f"pred_seed{seed}"] = pred.members[:, j]
     files.write_csv(table, out_csv, float_format="%.6f")
-    info = {"model": model_path, "target": meta["target"], "size": meta["size"], "split": which, "n": len(ids),
-            "excluded_missing_target": n_missing, "tta_views": views, "batch_size": batch_size,
-            "members": pred.members.shape[1], "sigma_scale": model.sigma_scale, "device": str(dev),
-            "provenance": provenance.collect()}
+    info = {
+        "model": model_path,
+        "target": meta["target"],
+        "size": meta["size"],
+        "split": which,
+        "n": len(ids),
+        "excluded_missing_target": n_missing,
+        "tta_views": views,
+        "batch_size": batch_size,
+        "members": pred.members.shape[1],
+        "sigma_scale": model.sigma_scale,
+        "device": str(dev),
+        "provenance": provenance.collect(),
+    }
     files.write_json(info, out_meta)
     return info

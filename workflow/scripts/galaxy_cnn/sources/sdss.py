@@ -28,8 +28,14 @@ log = logging.getLogger(__name__)
 
 
 def download_sdss_catalog(
-    base_url: str, pages_dir: str, page_size: int = 50_000, limit: int | None = None,
-    min_interval: float = 1.0, timeout: float = 600, retries: int = 5, retry_delay: float = 2.0,
+    base_url: str,
+    pages_dir: str,
+    page_size: int = 50_000,
+    limit: int | None = None,
+    min_interval: float = 1.0,
+    timeout: float = 600,
+    retries: int = 5,
+    retry_delay: float = 2.0,
 ) -> tuple[pd.DataFrame, dict]:
     """Keyset-page the paper's selection into atomic page files; resume from the pages on disk.
 
@@ -37,10 +43,19 @@ def download_sdss_catalog(
     last page, so a short page is confirmed by asking for what comes after it. Pages made for
     another URL, page size or limit are discarded first.
     """
-    client = SqlClient(base_url, timeout=timeout, retry=Retry(attempts=retries, base_delay=retry_delay),
-                       min_interval=min_interval)
+    client = SqlClient(
+        base_url,
+        timeout=timeout,
+        retry=Retry(attempts=retries, base_delay=retry_delay),
+        min_interval=min_interval,
+    )
     pages = Path(pages_dir)
-    query = {"url": base_url, "page_size": page_size, "limit": limit, "sql": paper_sql(page_size, 0)}
+    query = {
+        "url": base_url,
+        "page_size": page_size,
+        "limit": limit,
+        "sql": paper_sql(page_size, 0),
+    }
     stamp = pages / "query.json"
     if pages.exists() and (not stamp.exists() or files.read_json(stamp) != query):
         log.info("discarding catalog pages made for another query in %s", pages)
@@ -62,7 +77,9 @@ def download_sdss_catalog(
             if len(page):
                 ids = [int(v) for v in page["specObjID"]]
                 if ids != sorted(ids) or ids[0] <= last:
-                    raise RuntimeError("SkyServer returned a page out of specObjID order; paging is unsafe")
+                    raise RuntimeError(
+                        "SkyServer returned a page out of specObjID order; paging is unsafe"
+                    )
                 files.write_csv(page, pages / f"page-{len(frames):05d}.csv")
                 frames.append(page)
                 last = ids[-1]
@@ -73,27 +90,58 @@ def download_sdss_catalog(
         if finished:
             (pages / "complete").touch()
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CATALOG_COLUMNS)
-    return raw, {"pages": len(frames), "rows_downloaded": len(raw), "complete": finished,
-                 "sql_first_page": paper_sql(page_size, 0)}
+    return raw, {
+        "pages": len(frames),
+        "rows_downloaded": len(raw),
+        "complete": finished,
+        "sql_first_page": paper_sql(page_size, 0),
+    }
 
 
 def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
     s = settings
-    raw, info = download_sdss_catalog(s["url"], s["pages"], s["page_size"], s["limit"], s["min_query_interval"],
-                                      s["query_timeout"], s["retries"], s["retry_delay"])
+    raw, info = download_sdss_catalog(
+        s["url"],
+        s["pages"],
+        s["page_size"],
+        s["limit"],
+        s["min_query_interval"],
+        s["query_timeout"],
+        s["retries"],
+        s["retry_delay"],
+    )
     df, report, rejected = clean_catalog(raw, name="SkyServer catalog")
-    meta = {"source": "sdss", "url": s["url"], "data_release": s["url"].rstrip("/").rsplit("/", 1)[-1],
-            "settings": s, "time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")} | info
+    meta = {
+        "source": "sdss",
+        "url": s["url"],
+        "data_release": s["url"].rstrip("/").rsplit("/", 1)[-1],
+        "settings": s,
+        "time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    } | info
     return write_catalog(df, report, rejected, outputs, meta)
 
 
-def cutouts_shard(catalog_csv: str, inputs: dict, shard: int, n_shards: int, image: dict, settings: dict,
-                  folder: str, out_manifest: str) -> pd.DataFrame:
+def cutouts_shard(
+    catalog_csv: str,
+    inputs: dict,
+    shard: int,
+    n_shards: int,
+    image: dict,
+    settings: dict,
+    folder: str,
+    out_manifest: str,
+) -> pd.DataFrame:
     """Fetch one shard's cutouts with `settings['concurrency']` connections under a global rate cap."""
     size, scale, s = image["size"], image["scale"], settings
     rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
-    client = CutoutClient(s["url"], size, scale, s["timeout"], Retry(attempts=s["retries"], base_delay=s["retry_delay"]),
-                          s["requests_per_second"])
+    client = CutoutClient(
+        s["url"],
+        size,
+        scale,
+        s["timeout"],
+        Retry(attempts=s["retries"], base_delay=s["retry_delay"]),
+        s["requests_per_second"],
+    )
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     stale = files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
@@ -102,8 +150,14 @@ def cutouts_shard(catalog_csv: str, inputs: dict, shard: int, n_shards: int, ima
 
     def work(row) -> dict:
         path = out / f"{int(row.objID)}.jpg"
-        stamp = cutout_stamp(source="sdss", url=s["url"], size=size, scale=scale, ra=float(row.ra),
-                             dec=float(row.dec))
+        stamp = cutout_stamp(
+            source="sdss",
+            url=s["url"],
+            size=size,
+            scale=scale,
+            ra=float(row.ra),
+            dec=float(row.dec),
+        )
         if is_verified(path, size, stamp):
             return manifest_row(row.objID, "ok", 0, None, "")
         if not (np.isfinite(row.ra) and np.isfinite(row.dec)):
@@ -114,6 +168,13 @@ def cutouts_shard(catalog_csv: str, inputs: dict, shard: int, n_shards: int, ima
         return manifest_row(row.objID, res.status, res.attempts, res.http_status, res.error)
 
     with ThreadPoolExecutor(s["concurrency"]) as pool:
-        results = list(tqdm(pool.map(work, rows.itertuples()), total=len(rows), desc=f"shard {shard}",
-                            unit="img", mininterval=2))
+        results = list(
+            tqdm(
+                pool.map(work, rows.itertuples()),
+                total=len(rows),
+                desc=f"shard {shard}",
+                unit="img",
+                mininterval=2,
+            )
+        )
     return write_manifest(results, out_manifest)
