@@ -7,7 +7,8 @@ Measured in fresh subprocesses on the same JPEG cutouts (e.g. a synthetic run's 
   in-memory the baseline: every image decoded into one array first, then predicted (the old apply)
 Throughput uses a 128 px model with 8 dihedral views; the memory series uses an 8 px model, where
 decoding and holding images dominates, for N up to all the cutouts given.
-  python benchmarks/apply_throughput.py <cutouts dir> --out benchmarks/results/apply_throughput_cpu.json
+  python benchmarks/apply_throughput.py <cutouts dir> \\
+      --out benchmarks/results/apply_throughput_cpu.json
 """
 
 from __future__ import annotations
@@ -32,22 +33,28 @@ import numpy as np, torch
 from galaxy_cnn import apply
 from galaxy_cnn.images import downsample, read_local_image
 from galaxy_cnn.model import load_model
-from galaxy_cnn.tta import predict_tta
+from galaxy_cnn.predict import predict_tta
 torch.set_num_threads({threads})
-mode, model_path, inputs, npy, views, chunk = {mode!r}, {model!r}, {inputs!r}, {npy!r}, {views}, {chunk}
+mode, model_path, inputs, npy = {mode!r}, {model!r}, {inputs!r}, {npy!r}
+views, chunk = {views}, {chunk}
 t0 = time.perf_counter()
 if mode == "folder":
-    apply.predict_shard(model_path, inputs, 0, 1, {out!r}, "cpu", views, 256, chunk)
+    apply.predict_shard(model_path, inputs, shard=0, n_shards=1, out_csv={out!r}, device="cpu",
+                        views=views, batch_size=256, chunk=chunk)
 else:
     model, meta = load_model(model_path)
     if mode == "packed":
         arr = np.load(npy, mmap_mode="r")
         for s in range(0, len(arr), chunk):
-            predict_tta(model, downsample(arr[s:s + chunk], meta["size"]), 256, views, "cpu", progress=False)
+            predict_tta(
+                model, downsample(arr[s:s + chunk], meta["size"]), 256, views, "cpu", progress=False
+            )
     else:
         import pandas as pd
         table = apply.read_inputs(inputs)
-        images = np.stack([read_local_image(__import__("pathlib").Path(p), 128) for p in table["image"]])
+        images = np.stack(
+            [read_local_image(__import__("pathlib").Path(p), 128) for p in table["image"]]
+        )
         predict_tta(model, downsample(images, meta["size"]), 256, views, "cpu", progress=False)
 seconds = time.perf_counter() - t0
 # VmHWM: this process's own peak RSS (ru_maxrss would also count the parent's at the fork)
@@ -57,7 +64,7 @@ print(json.dumps({{"seconds": seconds, "peak_rss_mb": hwm / 1024}}))
 
 
 def run(
-    mode: str, model: str, inputs: str, npy: str, views: int, chunk: int, threads: int, tmp: str
+    mode: str, model: str, inputs: str, npy: str, *, views: int, chunk: int, threads: int, tmp: str
 ) -> dict:
     code = WORKER.format(
         scripts=str(ROOT / "workflow" / "scripts"),
@@ -72,6 +79,26 @@ def run(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(
+    mode: str, model_px: int, n: int, inputs: str, npy: str, *, chunk: int, threads: int, tmp: str
+) -> dict:
+    """One result row: `mode` on the first `n` cutouts with the `model_px` model (8 views), timed
+    in a fresh process; printed as it comes, since a whole series takes minutes."""
+    got = run(
+        mode, f"{tmp}/m{model_px}.pt", inputs, npy, views=8, chunk=chunk, threads=threads, tmp=tmp
+    )
+    row = {
+        "mode": mode,
+        "model_px": model_px,
+        "views": 8,
+        "n": n,
+        **got,
+        "galaxies_per_s": n / got["seconds"],
+    }
+    print(row, flush=True)
+    return row
 
 
 def main() -> None:
@@ -122,31 +149,17 @@ def main() -> None:
         n = min(args.throughput_n, len(files))
         inputs, npy = prepare(n)
         for mode in ("folder", "packed"):
-            got = run(mode, f"{tmp}/m128.pt", inputs, npy, 8, args.chunk, args.threads, tmp)
-            row = {
-                "mode": mode,
-                "model_px": 128,
-                "views": 8,
-                "n": n,
-                **got,
-                "galaxies_per_s": n / got["seconds"],
-            }
+            row = measure(
+                mode, 128, n, inputs, npy, chunk=args.chunk, threads=args.threads, tmp=tmp
+            )
             report["throughput"].append(row)
-            print(row, flush=True)
         for n in [min(int(v), len(files)) for v in args.memory_n.split(",")]:
             inputs, npy = prepare(n)
             for mode in ("folder", "packed", "in-memory"):
-                got = run(mode, f"{tmp}/m8.pt", inputs, npy, 8, args.chunk, args.threads, tmp)
-                row = {
-                    "mode": mode,
-                    "model_px": 8,
-                    "views": 8,
-                    "n": n,
-                    **got,
-                    "galaxies_per_s": n / got["seconds"],
-                }
+                row = measure(
+                    mode, 8, n, inputs, npy, chunk=args.chunk, threads=args.threads, tmp=tmp
+                )
                 report["memory"].append(row)
-                print(row, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(pd.DataFrame(report["throughput"] + report["memory"]).to_string(index=False))

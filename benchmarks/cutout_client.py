@@ -22,8 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import provenance  # noqa: E402
+from galaxy_cnn.images import jpeg_of  # noqa: E402
 from galaxy_cnn.sources.sdss import cutouts_shard  # noqa: E402
-from galaxy_cnn.synthetic import jpeg_bytes  # noqa: E402
 
 
 def serve(port_queue: mp.Queue, latency: float) -> None:
@@ -34,7 +34,7 @@ def serve(port_queue: mp.Queue, latency: float) -> None:
     import asyncio
 
     rng = np.random.default_rng(0)
-    body = jpeg_bytes(np.clip(rng.normal(8, 3, (128, 128, 3)), 0, 255).astype(np.uint8), 80)
+    body = jpeg_of(np.clip(rng.normal(8, 3, (128, 128, 3)), 0, 255).astype(np.uint8), 80)
     response = (
         b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body)
     ) + body
@@ -82,12 +82,12 @@ def run(url: str, n: int, concurrency: int) -> dict:
         manifest = cutouts_shard(
             str(Path(tmp, "catalog.csv")),
             {},
-            0,
-            1,
-            {"size": 128, "scale": 0.296},
-            settings,
-            tmp,
-            str(Path(tmp, "m.csv")),
+            shard=0,
+            n_shards=1,
+            image={"size": 128, "scale": 0.296},
+            settings=settings,
+            folder=tmp,
+            out_manifest=str(Path(tmp, "m.csv")),
         )
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         assert (manifest["status"] == "ok").all(), manifest["status"].value_counts()
@@ -120,7 +120,8 @@ def main() -> None:
             n = min(args.n, max(100, int(c / max(latency, 1e-3) * 5)))
             r = run(url, n, c) | {"ideal_cutouts_per_s": c / latency if latency else None}
             print(
-                f"latency {latency * 1000:.0f} ms, {c:2d} connections: {r['cutouts_per_s']:7.1f} cutouts/s, "
+                f"latency {latency * 1000:.0f} ms, {c:2d} connections: "
+                f"{r['cutouts_per_s']:7.1f} cutouts/s, "
                 f"client CPU {r['client_cpu_ms_per_cutout']:.2f} ms/cutout"
                 + (f" (ideal {r['ideal_cutouts_per_s']:.0f})" if latency else ""),
                 flush=True,

@@ -1,4 +1,5 @@
-"""One GPU call that proves today's code and times the paper's sweep: JSON, logs and a table in --out.
+"""One GPU call that proves today's code and times the paper's sweep: JSON, logs and a table in
+--out.
 
 Phases, in order; session.json is rewritten after each phase and after each model of the sweep,
 so a call stopped at its time limit still reports what it finished, and a phase that would not
@@ -185,7 +186,8 @@ def rule_seconds(work: Path) -> dict:
 
 
 def workflow_phase(s: Scale, work: Path, logs: Path) -> dict:
-    """Both engines through Snakemake, seeds, ensemble, CV folds, predictions and an apply folder."""
+    """Both engines through Snakemake, seeds, ensemble, CV folds, predictions and an apply
+    folder."""
     size, scale = s.workflow_cutout
     common = {
         "synthetic": {"n_galaxies": s.workflow_galaxies},
@@ -270,18 +272,19 @@ def sweep_data(s: Scale, work: Path, logs: Path) -> tuple[dict, dict]:
     seconds = snakemake(work, config, targets, logs / "sweep_data.log")
     r = work / "results"
     paths = {
-        "packed": str(r / "packed" / "images.npy"),
-        "index_csv": str(r / "packed" / "index.csv"),
-        "catalog_csv": str(r / "catalog.csv"),
-        "split_csv": str(r / "split.csv"),
+        "images": str(r / "packed" / "images.npy"),
+        "index": str(r / "packed" / "index.csv"),
+        "catalog": str(r / "catalog.csv"),
+        "split": str(r / "split.csv"),
         "pack_report": str(r / "packed" / "report.json"),
     }
     return paths, {"render_pack_split_seconds": seconds} | rule_seconds(work)
 
 
 def one_model(s: Scale, data: dict, out: Path, target: str, size: int, settings: dict) -> dict:
-    """Train, ensemble and predict one (target, size) as the train, ensemble and predict rules do."""
-    from galaxy_cnn import ensemble, train, tta
+    """Train, ensemble and predict one (target, size) as the train, ensemble and predict rules
+    do."""
+    from galaxy_cnn import ensemble, predict, train
 
     stem = out / f"{target}-{size}px"
     t0 = time.perf_counter()
@@ -296,25 +299,20 @@ def one_model(s: Scale, data: dict, out: Path, target: str, size: int, settings:
         threads=os.cpu_count(),
     )
     t1 = time.perf_counter()
+    inputs = {k: data[k] for k in ("images", "index", "catalog", "split")}
     ensemble.make_ensemble(
-        [f"{stem}.seed1.pt"],
-        data["packed"],
-        data["index_csv"],
-        data["catalog_csv"],
-        data["split_csv"],
+        members=[f"{stem}.seed1.pt"],
+        **inputs,
         out_model=f"{stem}.pt",
         out_meta=f"{stem}.json",
         device=s.device,
         threads=os.cpu_count(),
     )
     t2 = time.perf_counter()
-    tta.predict_split(
-        f"{stem}.pt",
-        data["packed"],
-        data["index_csv"],
-        data["catalog_csv"],
-        data["split_csv"],
-        "test",
+    predict.predict_split(
+        model=f"{stem}.pt",
+        **inputs,
+        which="test",
         out_csv=f"{stem}.test.csv",
         out_meta=f"{stem}.test.json",
         device=s.device,
@@ -448,13 +446,14 @@ def summary_table(data: dict) -> str:
         lines.append("target        px  seconds  images/s   NMAD  cov1s")
         for r in phases["sweep"]["models"]:
             lines.append(
-                f"{r['target']:12s} {r['size']:3d} {r['seconds']:8.1f} {r.get('images_per_s', 0):9.0f} "
-                f"{r['nmad']:6.4f} {r['coverage_1sigma']:6.3f}"
+                f"{r['target']:12s} {r['size']:3d} {r['seconds']:8.1f} "
+                f"{r.get('images_per_s', 0):9.0f} {r['nmad']:6.4f} {r['coverage_1sigma']:6.3f}"
             )
         sweep = phases["sweep"]
         if sweep["models"]:
             lines.append(
-                f"sweep total {sweep['total_seconds']:.1f} s (metallicity {sweep['metallicity_seconds']:.1f} s)"
+                f"sweep total {sweep['total_seconds']:.1f} s "
+                f"(metallicity {sweep['metallicity_seconds']:.1f} s)"
                 f"{'' if sweep['complete'] else ', INCOMPLETE: ' + sweep.get('stopped', 'stopped')}"
             )
     if "workflow" in phases and "fast_seconds" in phases["workflow"]:
@@ -469,7 +468,8 @@ def summary_table(data: dict) -> str:
     if "apply" in phases and "galaxies_per_s" in phases["apply"]:
         a = phases["apply"]
         lines.append(
-            f"apply {a['galaxies_per_s']:.0f} galaxies/s at {a['size']} px ({a['ok']} of {a['n']} ok)"
+            f"apply {a['galaxies_per_s']:.0f} galaxies/s at {a['size']} px "
+            f"({a['ok']} of {a['n']} ok)"
         )
     return "\n".join(lines)
 

@@ -9,7 +9,8 @@ One run, one GPU, one synthetic data set rendered at 128 px (0.296"/px):
 (b) and (c) are scored as the workflow scores them: BatchNorm statistics re-estimated over the
 training images (`precise_batchnorm`), then the mean of the 8 dihedral views on the test split.
 On a CPU, run it at CPU scale and check parity where it is cheap, e.g.
-  --n-galaxies 3000 --epochs 5 --batch-size 64 --parity-size 16 --plain-seeds 1,2,3 --parity-seeds 1,2,3
+  --n-galaxies 3000 --epochs 5 --batch-size 64 --parity-size 16 --plain-seeds 1,2,3 \\
+      --parity-seeds 1,2,3
 Writes JSON after every phase (so a partial run still reports), e.g.
   python benchmarks/gpu_training.py --n-galaxies 128000 --out benchmarks/results/gpu_training.json
 """
@@ -34,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scrip
 from galaxy_cnn import images, metrics, provenance, synthetic  # noqa: E402
 from galaxy_cnn.fast import train_fast  # noqa: E402
 from galaxy_cnn.model import precise_batchnorm  # noqa: E402
+from galaxy_cnn.predict import predict_tta  # noqa: E402
+from galaxy_cnn.settings import TrainSettings  # noqa: E402
 from galaxy_cnn.split import split_ids  # noqa: E402
-from galaxy_cnn.train import TrainSettings  # noqa: E402
-from galaxy_cnn.tta import predict_tta  # noqa: E402
 
 PAPER_NMAD = {
     128: 0.0668,
@@ -67,9 +68,7 @@ def _render_chunk(args):
         rgb = synthetic.render_galaxy(
             row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings
         )
-        Path(out_dir, f"{row.objID}.jpg").write_bytes(
-            synthetic.jpeg_bytes(rgb, settings.jpeg_quality)
-        )
+        Path(out_dir, f"{row.objID}.jpg").write_bytes(images.jpeg_of(rgb, settings.jpeg_quality))
     return len(rows)
 
 
@@ -104,7 +103,8 @@ def sync() -> None:
 
 
 def test_scores(model, train_x, x, y, device, batch_size: int) -> dict:
-    """What the workflow does after training: re-estimate BatchNorm, then 8-view TTA on the test split."""
+    """What the workflow does after training: re-estimate BatchNorm, then 8-view TTA on the test
+    split."""
     sync()
     t0 = time.perf_counter()
     precise_batchnorm(model, torch.as_tensor(train_x), 2 * batch_size)
@@ -123,7 +123,8 @@ def test_scores(model, train_x, x, y, device, batch_size: int) -> dict:
 def fastai_default(
     cut_dir: Path, df: pd.DataFrame, n_batches: int, warmup: int, workers: int
 ) -> dict:
-    """What a fastai user would write: JPEG folder, PIL per item, worker processes, vision_learner."""
+    """What a fastai user would write: JPEG folder, PIL per item, worker processes,
+    vision_learner."""
     from fastai.callback.core import Callback, CancelFitException
     from fastai.vision.all import (
         ImageDataLoaders,
@@ -316,9 +317,9 @@ def main() -> None:
             torch.from_numpy(part["train"][1]),
             vx,
             torch.from_numpy(part["valid"][1]),
-            size,
-            replace(cfg, seed=seed, compile=compile_model or None),
-            device,
+            size=size,
+            settings=replace(cfg, seed=seed, compile=compile_model or None),
+            device=device,
         )
         sync()
         seconds = time.perf_counter() - t0

@@ -118,7 +118,8 @@ def main() -> None:
     args = ap.parse_args()
     if shutil.which("strip") is None:
         sys.exit(
-            "gpu_wheels: `strip` (binutils) is needed to shrink the wheels: apt-get install binutils"
+            "gpu_wheels: `strip` (binutils) is needed to shrink the wheels: "
+            "apt-get install binutils"
         )
     dest = args.dest or ROOT / ".whl" / ("cp" + args.python.replace(".", ""))
     if dest.exists():
@@ -139,7 +140,8 @@ def main() -> None:
     )
     if len(wheels) != len(download) + len(build):
         sys.exit(
-            f"gpu_wheels: {len(download) + len(build)} requirements but {len(wheels)} wheels in {dest}"
+            f"gpu_wheels: {len(download) + len(build)} requirements but {len(wheels)} wheels "
+            f"in {dest}"
         )
     if total > args.max_mib:
         sys.exit(f"gpu_wheels: {total:.1f} MiB is over --max-mib {args.max_mib}: too much to carry")

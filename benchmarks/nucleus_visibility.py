@@ -4,7 +4,8 @@ Renders synthetic galaxies as SkyServer serves them (128 px, 0.296"/px, JPEG), a
 to 16 px as training does, and asks simple cross-validated models to predict `core_blueing` (where
 the young stars sit) from the pixels: an upper bound on what 16 px shows, and a lower bound on
 what 128 px shows (a CNN can do better than a linear model).
-  python benchmarks/nucleus_visibility.py --n 3000 --out benchmarks/results/nucleus_visibility_cpu.json
+  python benchmarks/nucleus_visibility.py --n 3000 \
+      --out benchmarks/results/nucleus_visibility_cpu.json
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import files, provenance, synthetic  # noqa: E402
-from galaxy_cnn.images import decode_image, downsample  # noqa: E402
+from galaxy_cnn.images import decode_image, downsample, jpeg_of  # noqa: E402
 
 SEED = 5
 
@@ -27,7 +28,7 @@ SEED = 5
 def _render(row) -> np.ndarray:
     settings = synthetic.RenderSettings()
     rgb = synthetic.render_galaxy(row, 128, 0.296, synthetic.galaxy_seed(SEED, row.objID), settings)
-    return decode_image(synthetic.jpeg_bytes(rgb, settings.jpeg_quality))
+    return decode_image(jpeg_of(rgb, settings.jpeg_quality))
 
 
 def colour_profile(images: np.ndarray, rings: int = 12) -> np.ndarray:
@@ -93,7 +94,8 @@ def main() -> None:
         ),
     }
     results = {
-        "what": "cross-validated R^2 of core_blueing from the pixels (1 = fully visible, 0 = not at all)",
+        "what": "cross-validated R^2 of core_blueing from the pixels "
+        "(1 = fully visible, 0 = not at all)",
         "n_galaxies": args.n,
         "seed": SEED,
         "render_s": round(render_s, 1),

@@ -2,7 +2,8 @@
 
   python benchmarks/plot_gpu_training.py benchmarks/results/gpu_training_h100_*.json
 writes benchmarks/results/gpu_training.png and gpu_training.md (the README's table);
-  python benchmarks/plot_gpu_training.py --stem gpu_training_cpu benchmarks/results/gpu_training_cpu.json
+  python benchmarks/plot_gpu_training.py --stem gpu_training_cpu \
+      benchmarks/results/gpu_training_cpu.json
 the same for the CPU-scale run.
 """
 
@@ -99,16 +100,19 @@ def fmt(x, spec):
 def table(rs: list[dict], run: dict) -> str:
     split, args = run["phases"]["split"], run["meta"]["args"]
     lines = [
-        f"Device: {run['meta']['device']}. {split['train']:,} training / {split['test']:,} test synthetic "
+        f"Device: {run['meta']['device']}. {split['train']:,} training / "
+        f"{split['test']:,} test synthetic "
         f"galaxies, {args['epochs']} epochs, bs {args['batch_size']} (a: bs 64).",
         "",
-        "| run (JSON) | path | size px | train images/s | epoch s | peak GPU GiB | test RMSE | test NMAD |",
+        "| run (JSON) | path | size px | train images/s | epoch s | peak GPU GiB "
+        "| test RMSE | test NMAD |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(rs, key=lambda r: (-r["size"], r["path"])):
         lines.append(
-            f"| {r['run']} | {r['path']} | {r['size']} | {r['images_per_s']:,.0f} | {r['epoch_s']:.2f} | "
-            f"{fmt(r['peak_gib'], '.1f')} | {fmt(r['test_rmse'], '.4f')} | {fmt(r['test_nmad'], '.4f')} |"
+            f"| {r['run']} | {r['path']} | {r['size']} | {r['images_per_s']:,.0f} "
+            f"| {r['epoch_s']:.2f} | {fmt(r['peak_gib'], '.1f')} "
+            f"| {fmt(r['test_rmse'], '.4f')} | {fmt(r['test_nmad'], '.4f')} |"
         )
     return "\n".join(lines) + "\n"
 

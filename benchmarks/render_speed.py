@@ -1,10 +1,11 @@
 """Synthetic rendering benchmark: galaxies per second per core, and the 150k-galaxy estimate.
 
 Times in one run, on the same galaxies:
-  naive     the obvious GalSim recipe: per band, convolve (bulge + disk) with the PSF and draw (3 FFT
-            convolutions per galaxy), then the same noise, stretch and JPEG;
-  ours      galaxy_cnn.sources.synthetic.cutouts_shard, the workflow's own path (unit-flux bulge and
-            disk drawn once and mixed per band, numpy arms/clumps, neighbours, sky, stretch, JPEG),
+  naive     the obvious GalSim recipe: per band, convolve (bulge + disk) with the PSF and
+            draw (3 FFT convolutions per galaxy), then the same noise, stretch and JPEG;
+  ours      galaxy_cnn.sources.synthetic.cutouts_shard, the workflow's own path (unit-flux
+            bulge and disk drawn once and mixed per band, numpy arms/clumps, neighbours, sky,
+            stretch, JPEG),
             one shard per process on 1 and on all cores.
   python benchmarks/render_speed.py --n 200 --out benchmarks/results/render_speed.json
 """
@@ -23,7 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import files, provenance, synthetic  # noqa: E402
+from galaxy_cnn.images import jpeg_of  # noqa: E402
 from galaxy_cnn.sources import synthetic as synthetic_source  # noqa: E402
+from galaxy_cnn.synthetic import render  # noqa: E402
 
 
 def naive_render(
@@ -36,7 +39,7 @@ def naive_render(
     n_nat = synthetic.native_grid_px(size, scale)
     psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
     beta = row.position_angle * galsim.degrees
-    f_bulge, f_disk = synthetic._band_fluxes(row)
+    f_bulge, f_disk = render._band_fluxes(row)
     planes = []
     for b in range(3):
         gal = galsim.Exponential(half_light_radius=row.hlr_disk, flux=f_disk[b]).shear(
@@ -49,20 +52,27 @@ def naive_render(
     planes = np.stack(planes)
     planes += np.asarray(settings.sky_sigma)[:, None, None] * rng.normal(size=planes.shape)
     rgb = synthetic.planes_to_rgb(planes, n_nat, size, scale, settings)
-    return synthetic.jpeg_bytes(rgb, settings.jpeg_quality)
+    return jpeg_of(rgb, settings.jpeg_quality)
 
 
 def _shard(args: tuple) -> float:
     catalog, truth, out_dir, shard, n_shards, cfg, manifest = args
     t0 = time.perf_counter()
     synthetic_source.cutouts_shard(
-        catalog, {"truth": truth}, shard, n_shards, cfg["image"], cfg["settings"], out_dir, manifest
+        catalog,
+        {"truth": truth},
+        shard=shard,
+        n_shards=n_shards,
+        image=cfg["image"],
+        settings=cfg["settings"],
+        folder=out_dir,
+        out_manifest=manifest,
     )
     return time.perf_counter() - t0
 
 
 def run_ours(
-    catalog: str, truth: str, work: Path, size: int, scale: float, n_proc: int, n: int
+    catalog: str, truth: str, work: Path, *, size: int, scale: float, n_proc: int, n: int
 ) -> float:
     out = work / f"ours-{size}-{n_proc}"
     out.mkdir()
@@ -116,10 +126,10 @@ def main() -> None:
                     str(work / "catalog.csv"),
                     str(work / "truth.csv"),
                     work,
-                    size,
-                    scale,
-                    n_proc,
-                    args.n,
+                    size=size,
+                    scale=scale,
+                    n_proc=n_proc,
+                    n=args.n,
                 )
                 results["runs"].append(
                     {

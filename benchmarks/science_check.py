@@ -20,11 +20,25 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import paper, provenance  # noqa: E402
-from galaxy_cnn.metrics import NMAD_SCALE  # noqa: E402
+from galaxy_cnn.metrics import METRICS_COLUMNS, NMAD_SCALE  # noqa: E402
+
+# metrics.csv's columns reported for each size, in its order: all but these
+NOT_PER_SIZE = {
+    "target",
+    "bias",
+    "baseline_rmse",
+    "n_seeds",
+    "rmse_seed_std",
+    "nmad_seed_std",
+    "mean_nll",
+    "spearman_abs_residual_std",
+}
+PER_SIZE_COLUMNS = [c for c in METRICS_COLUMNS if c not in NOT_PER_SIZE]
 
 
 def paired_ratio(a: pd.DataFrame, b: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
-    """NMAD(a) / NMAD(b) on the same test galaxies, and its bootstrap intervals (galaxies resampled together)."""
+    """NMAD(a) / NMAD(b) on the same test galaxies, and its bootstrap intervals (galaxies
+    resampled together)."""
     both = a.merge(b, on="objID", suffixes=("_a", "_b"))
     ra = (both["pred_a"] - both["true_a"]).to_numpy()
     rb = (both["pred_b"] - both["true_b"]).to_numpy()
@@ -49,7 +63,7 @@ def term_recovery(
 ) -> dict:
     """How much of each truth term a model's predictions carry: the slope of (pred - MZR) on each
     term, jointly fitted over the test galaxies (1 = fully recovered, 0 = not seen)."""
-    from galaxy_cnn.synthetic import tremonti_mzr
+    from galaxy_cnn.relations import tremonti_mzr
 
     both = pred.merge(truth, on="objID").merge(catalog[["objID", "lgm_tot_p50"]], on="objID")
     y = both["pred"].to_numpy() - tremonti_mzr(both["lgm_tot_p50"].to_numpy())
@@ -80,23 +94,7 @@ def main() -> None:
     pub = paper.SIZES.set_index("size")
     sizes = []
     for row in metrics.itertuples():
-        entry = {
-            k: getattr(row, k)
-            for k in (
-                "size",
-                "n",
-                "rmse",
-                "rmse_lo",
-                "rmse_hi",
-                "nmad",
-                "nmad_lo",
-                "nmad_hi",
-                "baseline_nmad",
-                "coverage_1sigma",
-                "coverage_2sigma",
-                "median_pred_std",
-            )
-        }
+        entry = {k: getattr(row, k) for k in PER_SIZE_COLUMNS}
         entry = {k: (int(v) if k in ("size", "n") else float(v)) for k, v in entry.items()}
         entry["nmad_over_baseline"] = entry["nmad"] / entry["baseline_nmad"]
         if row.size in pub.index:
@@ -119,7 +117,10 @@ def main() -> None:
         else None
     )
     report = {
-        "what": "science check on the synthetic universe: NMAD against image size with bootstrap intervals",
+        "what": (
+            "science check on the synthetic universe: "
+            "NMAD against image size with bootstrap intervals"
+        ),
         "run": str(args.run),
         "floor": floor,
         "sizes": sizes,
@@ -145,7 +146,8 @@ def main() -> None:
     print(pd.DataFrame({e["size"]: e["term_recovery"] for e in sizes}).round(2).to_string())
     if ratio:
         print(
-            f"NMAD {largest} px / 16 px = {ratio['ratio']:.3f}, 68% {ratio['ci68']}, 95% {ratio['ci95']}"
+            f"NMAD {largest} px / 16 px = {ratio['ratio']:.3f}, "
+            f"68% {ratio['ci68']}, 95% {ratio['ci95']}"
         )
 
 

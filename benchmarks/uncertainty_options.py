@@ -7,7 +7,8 @@ On a finished run's packed cutouts and split (e.g. the CPU science check), at on
   ensembles  the mean of 3 seeds, sigma from the spread of views and seeds (+ the sigma heads)
 Every option's sigma is scaled on the validation split exactly as the workflow does. Test scores:
 RMSE, NMAD, coverage of +-1 and +-2 sigma, mean NLL, rank correlation of |residual| with sigma.
-  python benchmarks/uncertainty_options.py <run dir> --size 16 --out benchmarks/results/uncertainty_options.json
+  python benchmarks/uncertainty_options.py <run dir> --size 16 \\
+      --out benchmarks/results/uncertainty_options.json
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from galaxy_cnn import metrics, provenance  # noqa: E402
-from galaxy_cnn.catalog import read_catalog  # noqa: E402
+from galaxy_cnn.dataset import load_split  # noqa: E402
 from galaxy_cnn.fast import train_fast  # noqa: E402
-from galaxy_cnn.images import downsample, load_packed  # noqa: E402
 from galaxy_cnn.model import Ensemble, precise_batchnorm  # noqa: E402
-from galaxy_cnn.train import TrainSettings, load_train_data, select_split  # noqa: E402
-from galaxy_cnn.tta import calibrate_sigma, predict_tta  # noqa: E402
+from galaxy_cnn.predict import calibrate_sigma, predict_tta  # noqa: E402
+from galaxy_cnn.settings import TrainSettings  # noqa: E402
+from galaxy_cnn.train import load_train_data  # noqa: E402
 
 
 def main() -> None:
@@ -47,11 +47,9 @@ def main() -> None:
     paths = [
         str(r / p) for p in ("packed/images.npy", "packed/index.csv", "catalog.csv", "split.csv")
     ]
-    data = load_train_data(*paths, "oh_p50", args.size)
-    images, index = load_packed(paths[0], paths[1])
-    split = pd.read_csv(paths[3], dtype={"objID": "int64"})
-    rows, _, test_y, _ = select_split(index, read_catalog(paths[2]), split, "oh_p50", "test")
-    test_x = downsample(images[rows], args.size)
+    data = load_train_data(*paths, target="oh_p50", size=args.size)
+    test_split = load_split(*paths, target="oh_p50", which="test", size=args.size)
+    test_x, test_y = test_split.images, test_split.targets
     valid_x, valid_y = data.valid_x.numpy(), data.valid_y.numpy()
     base = TrainSettings(
         engine="fast",
@@ -73,14 +71,15 @@ def main() -> None:
                 data.train_y,
                 data.valid_x,
                 data.valid_y,
-                args.size,
-                replace(base, loss=loss, seed=seed),
-                torch.device("cpu"),
+                size=args.size,
+                settings=replace(base, loss=loss, seed=seed),
+                device=torch.device("cpu"),
                 log=lambda m: None,
             )
             precise_batchnorm(model, data.train_x, 128)
             if loss == "rmse":
-                model.drop_sigma_head()  # as the workflow does: sigma from the spread of views and seeds
+                # as the workflow does: sigma from the spread of views and seeds
+                model.drop_sigma_head()
             members[(loss, seed)] = model.eval()
             timings[f"{loss}_seed{seed}"] = time.perf_counter() - t0
             print(

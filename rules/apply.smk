@@ -1,6 +1,7 @@
 # Applying a trained model to galaxies without spectra: snakemake results/applied/{name}.csv
 # (config `apply`). Inputs are an image folder, a positions CSV or a SkyServer query; positions
-# and queries get their cutouts from SkyServer first (on the submitting node); prediction runs
+# and queries get their cutouts first, from the model's own service (on the submitting node),
+# with its layer, bands, size and scale; prediction runs
 # in shards a cluster can run in parallel, streamed in chunks.
 
 
@@ -18,6 +19,9 @@ rule apply_model_info:
         "logs/applied/{name}/model.log",
     conda:
         "../envs/train.yaml"
+    params:
+        declared=apply_declared,
+        allow_mismatch=apply_setting("allow_mismatch", False),
     script:
         "../workflow/scripts/apply_model_info.py"
 
@@ -55,7 +59,7 @@ rule apply_cutouts_shard:
     resources:
         sdss_api=1,
     params:
-        settings=cutout_client_settings(config),
+        settings=apply_client_settings(config),
         shards=len(SHARDS),
         folder=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
     script:

@@ -10,14 +10,17 @@ from types import SimpleNamespace
 import yaml
 
 from galaxy_cnn.checks import (
+    apply_entry_problems,
     apply_model_problems,
     config_problems,
+    cutout_service_problems,
     duplicate_key_problems,
     number_problems,
     target_problems,
     user_path_problems,
 )
 from galaxy_cnn.columns import CATALOG_COLUMNS
+from galaxy_cnn.layers import layer_info
 from galaxy_cnn.listing import image_folder_digest
 
 with open(workflow.source_path("../workflow/schemas/config.schema.yaml")) as f:
@@ -74,10 +77,51 @@ def sql_client_settings(cfg):
     return settings({k: cfg["sdss"][k] for k in keys})
 
 
+CUTOUT_POLITENESS = (
+    "concurrency",
+    "requests_per_second",
+    "retries",
+    "retry_delay",
+    "timeout",
+)
+
+
 def cutout_client_settings(cfg):
-    """The SkyServer cutout client's settings, shared by the sdss source and apply."""
-    keys = ("concurrency", "requests_per_second", "retries", "retry_delay", "timeout")
-    return settings({"url": cfg["sdss"]["url"]} | {k: cfg["cutouts"][k] for k in keys})
+    """The configured cutout service's settings (`cutouts.service`: service, url, its own keys,
+    politeness), for the sdss source's cutouts; the only place that looks at the service.
+    """
+    cut = cfg["cutouts"]
+    polite = {k: cut[k] for k in CUTOUT_POLITENESS}
+    if cut["service"] == "sdss":  # as before services: SkyServer cutouts are not remade
+        return settings({"service": "sdss", "url": cfg["sdss"]["url"]} | polite)
+    own = {
+        "layer": cut["layer"],
+        "bands": cut["bands"] or layer_info(cut["layer"]).bands,
+        "format": cut["format"],
+    }
+    url = cfg["legacysurvey"]["url"]
+    return settings({"service": "legacysurvey", "url": url} | own | polite)
+
+
+def apply_client_settings(cfg):
+    """What apply's cutouts need of the config: each service's url (the model's own service,
+    layer, bands, size and scale pick the rest) and the politeness."""
+    urls = {"sdss": cfg["sdss"]["url"], "legacysurvey": cfg["legacysurvey"]["url"]}
+    return settings({"urls": urls} | {k: cfg["cutouts"][k] for k in CUTOUT_POLITENESS})
+
+
+def image_record(cfg, name):
+    """What the images are, for the manifest, the pack report and the models: the service that
+    cut them (its layer, bands, format) or the source that made them, their size and scale.
+    """
+    own = {"service": name}
+    if name == "sdss":
+        client = cutout_client_settings(cfg)
+        own = {
+            k: client[k] for k in ("service", "layer", "bands", "format") if k in client
+        }
+    cut = cfg["cutouts"]
+    return settings(own | {"size": cut["size"], "scale": cut["scale"]})
 
 
 def source_plan(cfg):
@@ -166,6 +210,9 @@ for problem in number_problems(config, SCHEMA):  # before anything computes with
     config_error(problem)
 for problem in target_problems(list(config["targets"])):
     config_error(problem)
+# before source_plan reads the service's settings
+for problem in cutout_service_problems(config):
+    config_error(problem)
 SOURCE = source_plan(config)
 for problem in config_problems(config, SOURCE.columns):
     config_error(problem)
@@ -180,6 +227,7 @@ if SOURCE.network:
 IMAGE = settings(
     {"size": config["cutouts"]["size"], "scale": config["cutouts"]["scale"]}
 )
+IMAGES = image_record(config, SOURCE.name)
 TRAIN = settings({k: v for k, v in config["train"].items() if k != "seeds"})
 SEEDS = config["train"]["seeds"]
 CV_FOLDS = config["cv"]["folds"]
@@ -210,14 +258,18 @@ def model_files(ext):
 
 
 APPLY = config.get("apply", {})
-for problem in user_path_problems(
-    {
-        f"apply.{name}.{key}": entry[key]
-        for name, entry in APPLY.items()
-        for key in ("positions", "catalog")
-        if key in entry
-    }
-) + apply_model_problems({n: e["model"] for n, e in APPLY.items()}, model_files("pt")):
+for problem in (
+    user_path_problems(
+        {
+            f"apply.{name}.{key}": entry[key]
+            for name, entry in APPLY.items()
+            for key in ("positions", "catalog")
+            if key in entry
+        }
+    )
+    + apply_model_problems({n: e["model"] for n, e in APPLY.items()}, model_files("pt"))
+    + apply_entry_problems(APPLY)
+):
     config_error(problem)
 
 
@@ -313,6 +365,13 @@ def comparison_inputs(wildcards):
 
 def apply_setting(key, default=None):
     return lambda w: config["apply"][w.name].get(key, default)
+
+
+def apply_declared(wildcards):
+    """What an images entry says its cutouts are (service, layer, scale): checked against the
+    model's."""
+    entry = config["apply"][wildcards.name]
+    return {k: entry[k] for k in ("service", "layer", "scale") if k in entry}
 
 
 def apply_images(wildcards):

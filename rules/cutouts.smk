@@ -39,7 +39,7 @@ rule cutouts_manifest:
         "../envs/data.yaml"
     params:
         source=SOURCE.name,
-        image=IMAGE,
+        image=IMAGES,
         max_missing_fraction=config["cutouts"]["max_missing_fraction"],
     script:
         "../workflow/scripts/cutouts_manifest.py"

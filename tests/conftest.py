@@ -45,6 +45,23 @@ def run_snakemake(
     return proc
 
 
+def kill_mid_run(*args: str, workdir: Path, ready, timeout: float = 120) -> None:
+    """Start Snakemake with `args` in `workdir` and SIGKILL its whole process group once
+    `ready()` is true (or after `timeout` seconds), as a power cut or a killed terminal would."""
+    import signal
+    import time
+
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 

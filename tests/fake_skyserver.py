@@ -1,4 +1,4 @@
-"""A SkyServer double on 127.0.0.1 that behaves as ../shared/reference/skyserver.md says.
+"""A SkyServer double on 127.0.0.1 that behaves as the real service does (docs/data-sources.md).
 
 SQL: `#Table1` CSV, silent truncation without TOP, `error_message` tables with HTTP 200 for
 rejections and throttling, JSON 500s for database errors. Cutouts: JPEGs clipped to 64-2048 px,
@@ -12,14 +12,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import ParseResult, parse_qs
 
 import numpy as np
+from local_http import Answer, LocalServer
 from PIL import Image
 
 SQL_MAX_ROWS = 500_000
@@ -76,7 +75,9 @@ def jpeg(width: int, height: int, seed: int, text_like: bool = False) -> bytes:
     return buf.getvalue()
 
 
-class FakeSkyServer:
+class FakeSkyServer(LocalServer):
+    prefix = "/dr17"
+
     def __init__(
         self,
         rows: list[dict],
@@ -98,22 +99,17 @@ class FakeSkyServer:
         self.sql_log: list[str] = []
         self.cutout_requests: dict[int, int] = defaultdict(int)
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # clients hang up on purpose
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/dr17"
-
-    def __enter__(self) -> FakeSkyServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def get(self, url: ParseResult) -> Answer:
+        query = parse_qs(url.query)
+        if url.path.endswith("/SkyServerWS/SearchTools/SqlSearch"):
+            status, ctype, text = self.answer_sql(query.get("cmd", [""])[0])
+            return status, ctype, text.encode(), {}, None
+        if url.path.endswith("/SkyServerWS/ImgCutout/getjpeg"):
+            status, ctype, body, fault = self.answer_cutout(query)
+            return status, ctype, body, {}, fault
+        return 404, "text/html", b"<html>not found</html>", {}, None
 
     # --- SQL -------------------------------------------------------------------------------
     def answer_sql(self, cmd: str) -> tuple[int, str, str]:
@@ -295,44 +291,6 @@ class FakeSkyServer:
             jpeg(width, height, obj),
             fault,
         )  # 'truncate' / 'drop' handled on send
-
-    def _handler(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                query = parse_qs(url.query)
-                if url.path.endswith("/SkyServerWS/SearchTools/SqlSearch"):
-                    status, ctype, text = server.answer_sql(query.get("cmd", [""])[0])
-                    return self._send(status, ctype, text.encode(), None)
-                if url.path.endswith("/SkyServerWS/ImgCutout/getjpeg"):
-                    return self._send(*server.answer_cutout(query))
-                return self._send(404, "text/html", b"<html>not found</html>", None)
-
-            def _send(self, status, ctype, body, fault):
-                if fault == "drop":
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if fault == "truncate":
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        return Handler
 
 
 def _fmt(v) -> str:

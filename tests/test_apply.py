@@ -1,16 +1,11 @@
 """Applying a trained model to galaxies without spectra: image folders, positions and SkyServer
 queries (against the SkyServer double), sharded and streamed, merged into CSV and FITS."""
 
-import os
-import signal
-import subprocess
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, run_snakemake
+from conftest import ROOT, kill_mid_run, run_snakemake
 from fake_skyserver import FakeSkyServer, make_rows
 
 pytestmark = pytest.mark.slow
@@ -93,27 +88,16 @@ def test_positions_and_a_kill_and_rerun(sky, trained):
     table = _positions(work, rows)
     path = _config(work, cfg, "pos", {"positions": str(work / "positions.csv")})
     server.cutout_delay = 0.05
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(work),
+    cut = work / "results" / "applied" / "pos" / "cutouts"
+    kill_mid_run(
         "--configfile",
         str(path),
         "--cores",
         "2",
         "results/applied/pos.csv",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        workdir=work,
+        ready=lambda: len(list(cut.glob("*.jpg"))) >= 15,
     )
-    cut = work / "results" / "applied" / "pos" / "cutouts"
-    deadline = time.monotonic() + 120
-    while len(list(cut.glob("*.jpg"))) < 15 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
     assert 15 <= len(list(cut.glob("*.jpg"))) < 54, "the kill must land mid-download"
     requests_before = sum(server.cutout_requests.values())
     server.cutout_delay = 0.0
@@ -151,7 +135,10 @@ def test_positions_and_a_kill_and_rerun(sky, trained):
 def test_a_query(sky, trained):
     server, rows = sky
     work, cfg = trained
-    sql = "SELECT objID, ra, dec, -- positions\n  modelMag_r AS r  -- r magnitude\nFROM Galaxy WHERE ra BETWEEN 0 AND 180;"
+    sql = (
+        "SELECT objID, ra, dec, -- positions\n  modelMag_r AS r  -- r magnitude\n"
+        "FROM Galaxy WHERE ra BETWEEN 0 AND 180;"
+    )
     path = _config(work, cfg, "region", {"query": sql})
     cfg_q = yaml.safe_load(path.read_text())
     cfg_q["sdss"]["page_size"] = 25

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from galaxy_cnn import calibration, synthetic
-from galaxy_cnn.images import decode_image
+from galaxy_cnn.images import decode_image, jpeg_of
 
 
 def test_image_stats_on_a_known_frame():
@@ -54,7 +54,7 @@ def test_synthetic_cutouts_match_real_ones(shared_data, tmp_path):
         [
             calibration.image_stats(
                 decode_image(
-                    synthetic.jpeg_bytes(
+                    jpeg_of(
                         synthetic.render_galaxy(
                             r, 128, 0.296, synthetic.galaxy_seed(11, r.objID), settings
                         ),

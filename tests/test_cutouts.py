@@ -38,12 +38,12 @@ def test_rendering_skips_verified_files_and_remakes_stale_ones(tmp_path):
         synthetic_source.cutouts_shard(
             str(tmp_path / "catalog.csv"),
             inputs,
-            0,
-            1,
-            image | changes,
-            settings,
-            str(out),
-            str(tmp_path / "m.csv"),
+            shard=0,
+            n_shards=1,
+            image=image | changes,
+            settings=settings,
+            folder=str(out),
+            out_manifest=str(tmp_path / "m.csv"),
         )
         return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*.jpg")}
 

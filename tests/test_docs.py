@@ -24,7 +24,8 @@ def schema() -> dict:
 def test_config_readme_is_what_the_schema_generates():
     committed = (ROOT / "config" / "README.md").read_text()
     assert committed == configdoc.read_reference(ROOT), (
-        "config/README.md is out of date: run `.venv/bin/python -m galaxy_cnn.configdoc > config/README.md`"
+        "config/README.md is out of date: run "
+        "`.venv/bin/python -m galaxy_cnn.configdoc > config/README.md`"
     )
 
 
@@ -60,6 +61,8 @@ def test_a_key_without_description_is_found():
         }
     }
     assert configdoc.undescribed(bare) == ["a.b", "m.{name}"]
+    with pytest.raises(ValueError, match=r"without a description: a\.b, m\.\{name\}"):
+        configdoc.config_reference(bare, {"demo": {}})
 
 
 def github_slug(heading: str) -> str:

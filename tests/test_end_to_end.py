@@ -1,4 +1,5 @@
-"""A tiny synthetic run of the whole DAG with the real Snakemake: every output, consistent numbers."""
+"""A tiny synthetic run of the whole DAG with the real Snakemake: every output, consistent
+numbers."""
 
 import json
 import re
@@ -221,7 +222,7 @@ def test_every_prediction_has_a_positive_uncertainty_and_metrics_say_how_good_it
         z = np.abs(pred["pred"] - pred["true"]) / pred["pred_std"]
         assert row.coverage_1sigma == pytest.approx(np.mean(z < 1), abs=1e-6)
         assert row.coverage_2sigma == pytest.approx(np.mean(z < 2), abs=1e-6)
-        # NMAD's interval need not hold a dozen galaxies' estimate: resamples repeat galaxies and their NMAD
-        # runs low (test_metrics checks the interval on 2,000 galaxies)
+        # NMAD's interval need not hold a dozen galaxies' estimate: resamples repeat galaxies and
+        # their NMAD runs low (test_metrics checks the interval on 2,000 galaxies)
         assert row.rmse_lo < row.rmse < row.rmse_hi and 0 < row.nmad_lo < row.nmad_hi
     assert (r / "figures" / "calibration.png").stat().st_size > 5000

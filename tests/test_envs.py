@@ -56,8 +56,9 @@ def canonical(pins: dict[str, str]) -> dict[str, str]:
 
 
 def test_the_gpu_machine_gets_every_runtime_dependency():
-    """What the GPU machine has plus the wheels it is sent cover pyproject's dependencies; what is
-    sent is pinned as pyproject pins it, so the prepared GPU call runs the versions the tests run."""
+    """What the GPU machine has plus the wheels it is sent cover pyproject's dependencies; what
+    is sent is pinned as pyproject pins it, so the prepared GPU call runs the versions the tests
+    run."""
     machine = canonical(requirement_pins(ROOT / "benchmarks" / "gpu_machine.txt"))
     wheels = canonical(requirement_pins(ROOT / "benchmarks" / "gpu_wheels.txt"))
     assert not set(machine) & set(wheels)

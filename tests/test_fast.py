@@ -6,8 +6,8 @@ import torch
 from galaxy_cnn.batches import DeviceBatches
 from galaxy_cnn.fast import evaluate, one_cycle, train_fast
 from galaxy_cnn.model import build_model
-from galaxy_cnn.train import TrainSettings
-from galaxy_cnn.tta import predict_tta
+from galaxy_cnn.predict import predict_tta
+from galaxy_cnn.settings import TrainSettings
 
 
 @pytest.mark.parametrize("total", [100, 37])
@@ -91,7 +91,14 @@ def test_fast_path_learns_on_cpu_and_is_reproducible():
         engine="fast", seed=3, batch_size=32, max_shift=0.125, lr=3e-3, weight_decay=0.01, epochs=4
     )
     model, history = train_fast(
-        train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None
+        train_x,
+        train_y,
+        valid_x,
+        valid_y,
+        size=8,
+        settings=cfg,
+        device=torch.device("cpu"),
+        log=lambda m: None,
     )
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]
     assert not any(row["cuda_graphs"] for row in history)  # CPU: eager
@@ -100,7 +107,14 @@ def test_fast_path_learns_on_cpu_and_is_reproducible():
     assert history[-1]["valid_rmse"] < history[0]["valid_rmse"]
     assert not model.training
     _, again = train_fast(
-        train_x, train_y, valid_x, valid_y, 8, cfg, torch.device("cpu"), log=lambda m: None
+        train_x,
+        train_y,
+        valid_x,
+        valid_y,
+        size=8,
+        settings=cfg,
+        device=torch.device("cpu"),
+        log=lambda m: None,
     )
     assert [r["valid_rmse"] for r in again] == [
         r["valid_rmse"] for r in history
@@ -140,9 +154,10 @@ def test_mixed_precision_path_trains_on_cpu_and_differs_from_fp32():
     cfg = TrainSettings(
         engine="fast", seed=3, batch_size=32, max_shift=0.0, lr=3e-3, weight_decay=0.01, epochs=1
     )
-    args = (train_x, train_y, valid_x, valid_y, 4, cfg, torch.device("cpu"))
-    model, mixed = train_fast(*args, log=lambda m: None, mixed_precision=True)
-    _, fp32 = train_fast(*args, log=lambda m: None)
+    args = (train_x, train_y, valid_x, valid_y)
+    kwargs = {"size": 4, "settings": cfg, "device": torch.device("cpu"), "log": lambda m: None}
+    model, mixed = train_fast(*args, **kwargs, mixed_precision=True)
+    _, fp32 = train_fast(*args, **kwargs)
     assert np.isfinite([mixed[0]["train_loss"], mixed[0]["valid_rmse"]]).all()
     assert mixed[0]["train_loss"] != fp32[0]["train_loss"]  # another arithmetic ran
     assert mixed[0]["valid_rmse"] == pytest.approx(

@@ -64,11 +64,11 @@ def test_pack_lists_unreadable_cutouts_instead_of_dropping_them(tmp_path):
         str(tmp_path / "m.csv"),
         str(tmp_path / "m.json"),
         "excluded.csv",
-        str(tmp_path),
-        16,
-        str(tmp_path / "a.npy"),
-        str(tmp_path / "i.csv"),
-        str(tmp_path / "r.json"),
+        folder=str(tmp_path),
+        size=16,
+        images=str(tmp_path / "a.npy"),
+        index=str(tmp_path / "i.csv"),
+        report=str(tmp_path / "r.json"),
     )
     arr, index = images.load_packed(str(tmp_path / "a.npy"), str(tmp_path / "i.csv"))
     assert index["objID"].tolist() == [1] and arr.shape[1:] == (16, 16, 3)

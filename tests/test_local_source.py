@@ -1,4 +1,4 @@
-"""`source: local` on the 500 real SDSS cutouts, end to end, and applying the model to new images."""
+"""`source: local` on the 500 real SDSS cutouts, end to end, and the model applied to new images."""
 
 import json
 import shutil
@@ -114,7 +114,12 @@ def test_applying_the_model_to_a_new_folder(local_run):
     np.testing.assert_allclose(ok["true"], truth, atol=1e-5)
     assert meta["by_status"] == {"ok": 20, "failed": 1}
     assert meta["model"]["target"] == "oh_p50" and meta["model"]["size"] == 32
-    assert meta["model"]["cutouts"] == {"size": 128, "scale": 0.296, "source": "local"}
+    assert meta["model"]["cutouts"] == {
+        "size": 128,
+        "scale": 0.296,
+        "source": "local",
+        "service": "local",
+    }
     # the Python API gives the same numbers as the rule
     from galaxy_cnn.apply import apply_model
 

@@ -10,7 +10,7 @@ from galaxy_cnn.model import (
     precise_batchnorm,
     save_model,
 )
-from galaxy_cnn.tta import calibrate_sigma, predict_tta
+from galaxy_cnn.predict import calibrate_sigma, predict_tta
 
 
 class Corner(torch.nn.Module):

@@ -153,7 +153,8 @@ def test_module_from_a_remote_source_fetches_the_package(tmp_path):
         server.shutdown()
     assert job_counts(proc.stdout)["train"] == 2
     assert len((user / "results" / "catalog.csv").read_text().splitlines()) == 41
-    # galaxy_cnn is also installed here (make's editable install): the warning names the fetched copy
+    # galaxy_cnn is also installed here (make's editable install): the warning names the
+    # fetched copy
     fetched = re.search(r"not this workflow's \((\S+)\)", proc.stdout + proc.stderr)
     assert fetched, "no warning that an installed galaxy_cnn shadows the fetched one"
     assert fetched[1].endswith("/workflow/scripts/galaxy_cnn") and "127.0.0.1" in fetched[1]

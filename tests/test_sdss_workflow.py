@@ -1,14 +1,9 @@
-"""`source: sdss` through the real Snakemake against the SkyServer double: no row lost or doubled."""
-
-import os
-import signal
-import subprocess
-import time
+"""`source: sdss` through real Snakemake against the SkyServer double: no row lost or doubled."""
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, SNAKEMAKE, run_snakemake
+from conftest import ROOT, kill_mid_run, run_snakemake
 from fake_skyserver import FakeSkyServer, make_rows
 from galaxy_cnn.images import decode_image
 
@@ -71,31 +66,16 @@ def test_killed_download_resumes_to_the_same_result(tmp_path):
     with _hostile_server(rows) as server:
         server.cutout_delay = 0.05
         cfg = _config(tmp_path, server.url, concurrency=2)
-        cmd = [
-            SNAKEMAKE,
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(tmp_path),
+        cut = tmp_path / "results" / "cutouts"
+        kill_mid_run(
             "--configfile",
             str(cfg),
             "--cores",
             "2",
             *TARGETS,
-        ]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            workdir=tmp_path,
+            ready=lambda: len(list(cut.glob("*.jpg"))) >= 30,
         )
-        cut = tmp_path / "results" / "cutouts"
-        deadline = time.monotonic() + 120
-        while len(list(cut.glob("*.jpg"))) < 30 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
         n_before = len(list(cut.glob("*.jpg")))
         assert 30 <= n_before < 140, "the kill must land mid-download"
         assert not (cut / "manifest.csv").exists()

@@ -38,7 +38,8 @@ def test_paper_sql_has_the_selection_and_keyset_paging():
     [
         ("#Table1\nerror_message\nerror: limit is  top 500000 rows\n", skyserver.SkyServerRejected),
         (
-            "#Table1\nerror_message\nERROR: Maximum 60 queries allowed per minute. Rejected query: x\n",
+            "#Table1\nerror_message\n"
+            "ERROR: Maximum 60 queries allowed per minute. Rejected query: x\n",
             skyserver.SkyServerError,
         ),
         ('{"ErrorCode":500,"ErrorMessage":"x"}', skyserver.SkyServerError),
@@ -49,14 +50,19 @@ def test_paper_sql_has_the_selection_and_keyset_paging():
         ("a,b\n1,2\n", skyserver.SkyServerError),  # no #Table1
     ],
 )
-def test_csv_pages_are_validated(body, error):
+def test_csv_pages_are_validated(body, error, monkeypatch):
+    def answer(sql, required=()):  # the server's body, parsed as the client parses it
+        return skyserver.parse_csv_table(body, required)
+
+    client = skyserver.SqlClient("http://127.0.0.1:9", retry=FAST, min_interval=0)
+    monkeypatch.setattr(client, "query_table", answer)
     with pytest.raises(error):
-        skyserver.parse_csv_page(body, ["a", "b"])
+        next(client.keyset_pages(lambda after: "", "a", columns=["a", "b"]))
 
 
 def test_csv_keeps_ids_exact_and_values_with_hashes():
-    rows = skyserver.parse_csv_page('#Table1\na,b\n9300000000000000123,"x,#1"\n', ["a", "b"])
-    assert rows == [["9300000000000000123", "x,#1"]]
+    header, rows = skyserver.parse_csv_table('#Table1\na,b\n9300000000000000123,"x,#1"\n')
+    assert header == ["a", "b"] and rows == [["9300000000000000123", "x,#1"]]
 
 
 def test_catalog_pages_resume_and_survive_hostile_answers(tmp_path):
@@ -113,15 +119,15 @@ def test_interrupted_catalog_download_resumes_without_loss_or_doubles(tmp_path):
 def test_rejection_stops_with_the_servers_message(tmp_path):
     with FakeSkyServer(make_rows(10)) as server:
         with pytest.raises(skyserver.SkyServerRejected, match="limit is  top 500000"):
-            skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
-                "SELECT TOP 600000 objID FROM Galaxy", ["objID"]
+            skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query_table(
+                "SELECT TOP 600000 objID FROM Galaxy"
             )
         before = len(server.sql_log)
         with pytest.raises(
             skyserver.SkyServerRejected, match="Invalid column name 'nope'"
         ):  # HTTP 500 + JSON
-            skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query(
-                "SELECT TOP 5 G.x AS nope FROM Galaxy", ["nope"]
+            skyserver.SqlClient(server.url, retry=FAST, min_interval=0).query_table(
+                "SELECT TOP 5 G.x AS nope FROM Galaxy"
             )
         assert len(server.sql_log) == before + 1  # wrong SQL is not retried
 
@@ -133,7 +139,7 @@ def test_sql_rate_is_at_most_one_query_per_interval(tmp_path):
         client = skyserver.SqlClient(server.url, retry=FAST, min_interval=0.2)
         t0 = time.monotonic()
         for _ in range(4):
-            client.query("SELECT TOP 5 G.objID AS objID FROM Galaxy", ["objID"])
+            client.query_table("SELECT TOP 5 G.objID AS objID FROM Galaxy")
         assert time.monotonic() - t0 >= 0.6
 
 
@@ -194,7 +200,7 @@ def test_wrong_size_answers_are_not_kept():
 
 
 def test_a_wrong_apply_query_stops_at_once_and_a_timeout_is_retried():
-    """SQL errors and timeouts both come back as HTTP 500 + JSON: only the timeout is worth a retry."""
+    """SQL errors and timeouts both come back as HTTP 500 + JSON: only a timeout merits a retry."""
     from galaxy_cnn.apply import run_query
     from galaxy_cnn.errors import InputError
 

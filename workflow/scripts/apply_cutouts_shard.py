@@ -7,9 +7,9 @@ p = snakemake.params
 apply.fetch_cutouts_shard(
     snakemake.input.targets,
     snakemake.input.model,
-    int(snakemake.wildcards.shard),
-    p.shards,
-    p.settings,
-    p.folder,
-    snakemake.output[0],
+    shard=int(snakemake.wildcards.shard),
+    n_shards=p.shards,
+    settings=p.settings,
+    folder=p.folder,
+    out_manifest=snakemake.output[0],
 )

@@ -4,10 +4,11 @@ from galaxy_cnn import apply, runlog
 
 log = runlog.to_file(snakemake.log[0])
 p = snakemake.params
-source = snakemake.input.positions if p.kind == "positions" else p.query
-log.info(
-    "%s",
-    apply.write_targets(
-        p.kind, source, p.sdss, snakemake.output.targets, snakemake.output.rejected
-    ),
+counts = apply.write_targets(
+    p.kind,
+    snakemake.input.positions if p.kind == "positions" else p.query,
+    sdss=p.sdss,
+    out_targets=snakemake.output.targets,
+    out_rejected=snakemake.output.rejected,
 )
+log.info("%s", counts)

@@ -5,6 +5,12 @@ from galaxy_cnn import calibration, runlog
 log = runlog.to_file(snakemake.log[0])
 p = snakemake.params
 table = calibration.calibrate(
-    snakemake.input.catalog, snakemake.input.truth, p.real, p.n, p.seed, p.out, p.render
+    catalog=snakemake.input.catalog,
+    truth=snakemake.input.truth,
+    real=p.real,
+    n=p.n,
+    seed=p.seed,
+    out=p.out,
+    render=p.render,
 )
 log.info("\n%s", table.to_string(index=False))

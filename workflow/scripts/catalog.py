@@ -5,5 +5,7 @@ from galaxy_cnn.sources import get_source
 
 runlog.to_file(snakemake.log[0])
 get_source(snakemake.params.source).build_catalog(
-    dict(snakemake.input), snakemake.params.settings, dict(snakemake.output)
+    inputs=dict(snakemake.input),
+    settings=snakemake.params.settings,
+    outputs=dict(snakemake.output),
 )

@@ -3,17 +3,16 @@
 from galaxy_cnn import cutouts, runlog
 
 runlog.to_file(snakemake.log[0])
-p = snakemake.params
-i, o = snakemake.input, snakemake.output
+i, o, p = snakemake.input, snakemake.output, snakemake.params
 cutouts.merge_manifests(
     i.catalog,
-    i.catalog_meta,
-    i.catalog_rejected,
-    list(i.shards),
-    o.csv,
-    o.json,
-    o.excluded,
-    p.source,
-    p.image,
-    p.max_missing_fraction,
+    catalog_json=i.catalog_meta,
+    catalog_rejected=i.catalog_rejected,
+    shard_csvs=list(i.shards),
+    out_csv=o.csv,
+    out_json=o.json,
+    out_excluded=o.excluded,
+    source=p.source,
+    image=p.image,
+    max_missing_fraction=p.max_missing_fraction,
 )

@@ -5,14 +5,13 @@ from galaxy_cnn.sources import get_source
 
 runlog.to_file(snakemake.log[0])
 p = snakemake.params
-inputs = {k: v for k, v in snakemake.input.items() if k != "catalog"}
 get_source(p.source).cutouts_shard(
     snakemake.input.catalog,
-    inputs,
-    int(snakemake.wildcards.shard),
-    p.shards,
-    p.image,
-    p.settings,
-    p.folder,
-    snakemake.output[0],
+    {k: v for k, v in snakemake.input.items() if k != "catalog"},
+    shard=int(snakemake.wildcards.shard),
+    n_shards=p.shards,
+    image=p.image,
+    settings=p.settings,
+    folder=p.folder,
+    out_manifest=snakemake.output[0],
 )

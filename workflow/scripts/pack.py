@@ -3,15 +3,15 @@
 from galaxy_cnn import images, runlog
 
 runlog.to_file(snakemake.log[0])
-i, o = snakemake.input, snakemake.output
+i, p, o = snakemake.input, snakemake.params, snakemake.output
 images.pack_cutouts(
-    i.manifest,
-    i.manifest_json,
-    i.excluded,
-    snakemake.params.folder,
-    snakemake.params.size,
-    o.images,
-    o.index,
-    o.report,
-    snakemake.threads,
+    manifest=i.manifest,
+    manifest_json=i.manifest_json,
+    excluded=i.excluded,
+    folder=p.folder,
+    size=p.size,
+    images=o.images,
+    index=o.index,
+    report=o.report,
+    workers=snakemake.threads,
 )

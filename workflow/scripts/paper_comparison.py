@@ -3,15 +3,16 @@
 from galaxy_cnn import runlog, tables
 
 log = runlog.to_file(snakemake.log[0])
+i, o = snakemake.input, snakemake.output
 table = tables.paper_comparison(
-    snakemake.input.metrics,
-    snakemake.input.baselines,
-    snakemake.input.predictions,
-    snakemake.input.catalog,
-    snakemake.params.target,
-    snakemake.output.csv,
-    snakemake.output.md,
-    mass_pred_csv=snakemake.input.get("mass"),
-    cv_csv=snakemake.input.get("cv"),
+    i.metrics,
+    baselines_csv=i.baselines,
+    z_pred_csv=i.predictions,
+    catalog_csv=i.catalog,
+    target=snakemake.params.target,
+    out_csv=o.csv,
+    out_md=o.md,
+    mass_pred_csv=i.get("mass"),
+    cv_csv=i.get("cv"),
 )
 log.info("\n%s", table.to_string(index=False))

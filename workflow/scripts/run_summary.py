@@ -1,4 +1,5 @@
-"""results/tables/run_summary.csv: what every output was made with, read from the outputs' own metadata."""
+"""results/tables/run_summary.csv: what every output was made with, from the outputs' own
+metadata."""
 
 from galaxy_cnn import runlog, tables
 
@@ -14,12 +15,12 @@ if stale:
     )
 tables.run_summary(
     i.catalog,
-    i.manifest,
-    i.pack,
-    i.split,
-    list(i.models),
-    list(i.predictions),
-    i.metrics,
-    snakemake.output[0],
-    stale,
+    manifest_json=i.manifest,
+    pack_json=i.pack,
+    split_json=i.split,
+    model_jsons=list(i.models),
+    prediction_jsons=list(i.predictions),
+    metrics_csv=i.metrics,
+    out_csv=snakemake.output[0],
+    stale=stale,
 )

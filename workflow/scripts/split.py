@@ -5,8 +5,8 @@ from galaxy_cnn import runlog, split
 runlog.to_file(snakemake.log[0])
 split.write_split(
     snakemake.input.index,
-    snakemake.params.fractions,
-    snakemake.params.seed,
-    snakemake.output.split,
-    snakemake.output.report,
+    fractions=snakemake.params.fractions,
+    seed=snakemake.params.seed,
+    out_csv=snakemake.output.split,
+    out_json=snakemake.output.report,
 )

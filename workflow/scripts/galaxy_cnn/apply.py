@@ -3,8 +3,9 @@
 Inputs (config `apply.{name}`, exactly one of): `images`, a folder of `{objID}` JPEG/PNG/FITS
 cutouts; `positions`, a CSV with objID, ra, dec (other columns are carried through); or `query`,
 a SkyServer SQL selection returning objID, ra, dec. Positions and query rows get their cutouts
-from SkyServer at the model's own cutout size and scale, with the verified, resumable client of
-the paper's data. Prediction streams through the images in chunks, in shards that a cluster can
+as the model's were cut: from its service (SkyServer or the Legacy Surveys viewer, services.py)
+with its layer, bands, size and scale, with the verified, resumable clients of the training data.
+Prediction streams through the images in chunks, in shards that a cluster can
 run in parallel, so memory does not grow with the number of galaxies. The result has one row per
 input (position or image file) with its status and reason, `pred` and `pred_std` (dex, 1 sigma),
 as CSV and as a FITS table with units and the model's provenance.
@@ -45,23 +46,44 @@ RESULT_COLUMNS = {
 # --- the model, as plain metadata for the jobs that must not load torch ----------------------
 
 
-def model_info(model_path: str, out_json: str) -> dict:
-    """The model's target, sizes, cutout scale and provenance (what apply's other stages need)."""
+def model_info(
+    model_path: str,
+    out_json: str,
+    *,
+    name: str = "",
+    declared: dict | None = None,
+    allow_mismatch: bool = False,
+) -> dict:
+    """The model's target, sizes, cutouts (service, layer, bands, size, scale) and provenance:
+    what apply's other stages need. `declared` is what the apply entry `name` says its images
+    are (service, layer, scale); one that differs from the model's cutouts stops here, unless
+    `allow_mismatch`, and is then recorded in the result."""
     from .model import load_model
+    from .services import declared_mismatch
 
     model, meta = load_model(model_path)
+    cutouts = meta.get("cutouts")
+    if not cutouts or "scale" not in cutouts:
+        raise InputError(f"{model_path}: the model does not record its cutouts' size and scale")
+    cutouts = {"service": "sdss"} | cutouts  # a model older than services: SkyServer's
+    mismatch = declared_mismatch(declared or {}, cutouts, name=name)
+    if mismatch and not allow_mismatch:
+        raise InputError(
+            f"{mismatch}. Give images like the model's, or set apply.{name}.allow_mismatch: "
+            "true to predict anyway (the result then records the mismatch)"
+        )
     info = {
         "model": str(Path(model_path).resolve()),
         "target": meta["target"],
         "size": meta["size"],
-        "cutouts": meta.get("cutouts"),
+        "cutouts": cutouts,
+        "images_declared": declared or None,
+        "mismatch": mismatch,
         "seeds": meta.get("seeds"),
         "sigma_scale": model.sigma_scale,
         "calibration": meta.get("calibration"),
         "model_provenance": meta.get("provenance", {}),
     }
-    if not info["cutouts"] or "scale" not in info["cutouts"]:
-        raise InputError(f"{model_path}: the model does not record its cutouts' size and scale")
     files.write_json(info, out_json)
     return info
 
@@ -97,7 +119,8 @@ def query_body(user_sql: str) -> str:
         raise InputError("apply query must not use TOP: the workflow fetches every row, in pages")
     if re.search(r"\bORDER\s+BY\b", body, flags=re.IGNORECASE):
         raise InputError(
-            "apply query must not have ORDER BY: the workflow pages through it in objID order itself"
+            "apply query must not have ORDER BY: "
+            "the workflow pages through it in objID order itself"
         )
     return body
 
@@ -110,14 +133,15 @@ def query_sql(body: str, top: int, after: int) -> str:
 def run_query(
     url: str,
     user_sql: str,
+    *,
     page_size: int = 50_000,
     min_query_interval: float = 1.0,
     query_timeout: float = 600,
     retries: int = 5,
     retry_delay: float = 2.0,
 ) -> pd.DataFrame:
-    """Every row of the user's selection, keyset-paged on objID with the catalog's validated client."""
-    from .skyserver import Retry, SkyServerError, SkyServerRejected, SqlClient
+    """Every row of the user's selection, keyset-paged on objID with the catalog's client."""
+    from .skyserver import Retry, SkyServerRejected, SqlClient
 
     body = query_body(user_sql)  # bad SQL stops here, before any request
     client = SqlClient(
@@ -126,42 +150,32 @@ def run_query(
         retry=Retry(attempts=retries, base_delay=retry_delay),
         min_interval=min_query_interval,
     )
-    frames, header, last = [], None, 0
-    with tqdm(desc="query pages", unit="row", mininterval=2) as bar:
-        while True:
-            try:
-                page_header, rows = client.query_table(
-                    query_sql(body, page_size, last), ("objID", "ra", "dec")
-                )
-            except SkyServerRejected as err:
-                raise InputError(f"apply query: {err}") from err
-            if header is not None and page_header != header:
-                raise SkyServerError(
-                    f"query pages disagree on columns: {header} then {page_header}"
-                )
-            header = page_header
-            if not rows:
-                break
-            page = pd.DataFrame(rows, columns=header, dtype=str)
-            ids = [int(v) for v in page["objID"]]
-            repeated = [a for a, b in zip(ids[:-1], ids[1:], strict=True) if a == b]
-            if repeated:  # rows of one objID could straddle two pages and be lost
-                raise InputError(
-                    f"apply query returns several rows for objID {repeated[0]} (a join?); "
-                    "select one row per objID"
-                )
-            if ids != sorted(ids) or ids[0] <= last:
-                raise SkyServerError(
-                    "SkyServer returned a page out of objID order; paging is unsafe"
-                )
-            frames.append(page)
-            last = ids[-1]
-            bar.update(len(page))
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=header or ["objID", "ra", "dec"])
+    pages = client.keyset_pages(
+        lambda after: query_sql(body, page_size, after),
+        "objID",
+        required=("objID", "ra", "dec"),
+        check=_one_row_per_objid,
     )
+    frames = []
+    try:
+        with tqdm(desc="query pages", unit="row", mininterval=2) as bar:
+            for header, rows in pages:
+                frames.append(pd.DataFrame(rows, columns=header, dtype=str))
+                bar.update(len(rows))
+    except SkyServerRejected as err:
+        raise InputError(f"apply query: {err}") from err
+    *full, last = frames  # the last page is empty: its header names the columns of no rows
+    return pd.concat(full, ignore_index=True) if full else last
+
+
+def _one_row_per_objid(ids: list[int]) -> None:
+    """Rows of one objID could straddle two pages and be lost: a query must not repeat one."""
+    repeated = [a for a, b in zip(ids[:-1], ids[1:], strict=True) if a == b]
+    if repeated:
+        raise InputError(
+            f"apply query returns several rows for objID {repeated[0]} (a join?); "
+            "select one row per objID"
+        )
 
 
 def write_targets(kind: str, source: str, sdss: dict, out_targets: str, out_rejected: str) -> dict:
@@ -186,19 +200,28 @@ def write_targets(kind: str, source: str, sdss: dict, out_targets: str, out_reje
 def fetch_cutouts_shard(
     targets_csv: str,
     model_json: str,
+    *,
     shard: int,
     n_shards: int,
     settings: dict,
     folder: str,
     out_manifest: str,
 ) -> pd.DataFrame:
-    """One shard of SkyServer cutouts for apply targets, at the model's cutout size and scale."""
+    """One shard of cutouts for apply targets, cut as the model's were: from its service, with
+    its layer, bands, size and scale (`settings`: the config's urls by service and politeness)."""
+    from .services import model_service_settings
     from .sources import sdss
 
     cutouts = files.read_json(model_json)["cutouts"]
-    image = {"size": cutouts["size"], "scale": cutouts["scale"]}
     return sdss.cutouts_shard(
-        targets_csv, {}, shard, n_shards, image, settings, folder, out_manifest
+        targets_csv,
+        {},
+        shard=shard,
+        n_shards=n_shards,
+        image={"size": cutouts["size"], "scale": cutouts["scale"]},
+        settings=model_service_settings(cutouts, settings),
+        folder=folder,
+        out_manifest=out_manifest,
     )
 
 
@@ -208,6 +231,7 @@ def fetch_cutouts_shard(
 def list_inputs(
     kind: str,
     out_csv: str,
+    *,
     folder: str | None = None,
     targets_csv: str | None = None,
     rejected_csv: str | None = None,
@@ -221,67 +245,91 @@ def list_inputs(
     rerun retries them (the shards holding them are deleted; verified cutouts are kept).
     """
     if kind == "images":
-        if not folder or not Path(folder).is_dir():
-            raise InputError(f"apply images: folder {folder} does not exist")
-        by_id, unnamed = index_image_folder(folder)
-        if not by_id and not unnamed:
-            raise InputError(f"apply images: folder {folder} holds no JPEG/PNG/FITS image")
-        rows = [
-            {"input": name, "objID": pd.NA, "status": "failed", "reason": reason, "image": ""}
-            for name, reason in unnamed.items()
-        ]
-        for obj_id, paths in by_id.items():
-            names = ", ".join(p.name for p in paths)
-            for p in paths:
-                dup = len(paths) > 1
-                rows.append(
-                    {
-                        "input": p.name,
-                        "objID": obj_id,
-                        "status": "failed" if dup else "ok",
-                        "reason": f"several images for objID {obj_id}: {names}" if dup else "",
-                        "image": "" if dup else str(p),
-                    }
-                )
-        table = pd.DataFrame(rows, columns=INPUT_COLUMNS)
+        table = image_inputs(folder)
     else:
-        # nullable dtypes keep long integer columns exact (objID must be "Int64" here: pandas reads "int64"
-        # under this backend as float64)
-        targets = pd.read_csv(targets_csv, dtype={"objID": "Int64"}, dtype_backend="numpy_nullable")
-        targets["objID"] = targets["objID"].astype("int64")
-        from .cutouts import stop_or_warn_on_failed
-
-        shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
-        stop_or_warn_on_failed(
-            shards,
-            ("failed",),
-            n_cutouts=len(targets),
-            limit=max_failed_fraction,
+        table = position_inputs(
+            targets_csv,
+            rejected_csv,
+            shard_csvs=shard_csvs,
+            cutout_folder=cutout_folder,
+            max_failed_fraction=max_failed_fraction,
             listing=out_csv,
-            forcerun="apply_cutouts_shard",
         )
-        manifest = pd.concat(shards.values(), ignore_index=True)
-        table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
-        if table["status"].isna().any():
-            raise RuntimeError(
-                f"{int(table['status'].isna().sum())} targets have no cutout manifest row"
-            )
-        ok = table["status"] == "ok"
-        table = table.rename(columns={"error": "reason"}).assign(
-            input=table["objID"].astype(str),
-            image=np.where(ok, [f"{cutout_folder}/{o}.jpg" for o in table["objID"]], ""),
-        )
-        table["reason"] = table["reason"].fillna("")
-        rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False)
-        exact = [int(v) if not id_problem(v) else pd.NA for v in rejected["input"]]
-        rejected = rejected.assign(
-            objID=pd.array(exact, dtype="Int64"), status="rejected", image=""
-        )
-        table = pd.concat([table, rejected], ignore_index=True)
-        table = table[INPUT_COLUMNS + [c for c in table.columns if c not in INPUT_COLUMNS]]
     table["objID"] = table["objID"].astype("Int64")
     files.write_csv(table, out_csv)
     return table["status"].value_counts().to_dict()
+
+
+def image_inputs(folder: str | None) -> pd.DataFrame:
+    """One row per image file of `folder`; a file named for no objID, or one of several for the
+    same objID, is a failed input (which one the user meant is theirs to say)."""
+    if not folder or not Path(folder).is_dir():
+        raise InputError(f"apply images: folder {folder} does not exist")
+    by_id, unnamed = index_image_folder(folder)
+    if not by_id and not unnamed:
+        raise InputError(f"apply images: folder {folder} holds no JPEG/PNG/FITS image")
+    rows = [
+        {"input": name, "objID": pd.NA, "status": "failed", "reason": reason, "image": ""}
+        for name, reason in unnamed.items()
+    ]
+    for obj_id, paths in by_id.items():
+        names = ", ".join(p.name for p in paths)
+        for p in paths:
+            dup = len(paths) > 1
+            rows.append(
+                {
+                    "input": p.name,
+                    "objID": obj_id,
+                    "status": "failed" if dup else "ok",
+                    "reason": f"several images for objID {obj_id}: {names}" if dup else "",
+                    "image": "" if dup else str(p),
+                }
+            )
+    return pd.DataFrame(rows, columns=INPUT_COLUMNS)
+
+
+def position_inputs(
+    targets_csv: str,
+    rejected_csv: str,
+    *,
+    shard_csvs: list[str],
+    cutout_folder: str | None,
+    max_failed_fraction: float,
+    listing: str,
+) -> pd.DataFrame:
+    """One row per target (its cutout's status) and per rejected position or query row."""
+    from .cutouts import stop_or_warn_on_failed
+
+    # nullable dtypes keep long integer columns exact (objID must be "Int64" here: pandas reads
+    # "int64" under this backend as float64)
+    targets = pd.read_csv(targets_csv, dtype={"objID": "Int64"}, dtype_backend="numpy_nullable")
+    targets["objID"] = targets["objID"].astype("int64")
+    shards = {p: pd.read_csv(p, dtype={"objID": "int64"}) for p in shard_csvs}
+    stop_or_warn_on_failed(
+        shards,
+        ("failed",),
+        n_cutouts=len(targets),
+        limit=max_failed_fraction,
+        listing=listing,
+        forcerun="apply_cutouts_shard",
+    )
+    manifest = pd.concat(shards.values(), ignore_index=True)
+    table = targets.merge(manifest[["objID", "status", "error"]], on="objID", how="left")
+    if table["status"].isna().any():
+        raise RuntimeError(
+            f"{int(table['status'].isna().sum())} targets have no cutout manifest row"
+        )
+    ok = table["status"] == "ok"
+    table = table.rename(columns={"error": "reason"}).assign(
+        input=table["objID"].astype(str),
+        image=np.where(ok, [f"{cutout_folder}/{o}.jpg" for o in table["objID"]], ""),
+    )
+    table["reason"] = table["reason"].fillna("")
+    rejected = pd.read_csv(rejected_csv, dtype=str, keep_default_na=False)
+    exact = [int(v) if not id_problem(v) else pd.NA for v in rejected["input"]]
+    rejected = rejected.assign(objID=pd.array(exact, dtype="Int64"), status="rejected", image="")
+    table = pd.concat([table, rejected], ignore_index=True)
+    return table[INPUT_COLUMNS + [c for c in table.columns if c not in INPUT_COLUMNS]]
 
 
 def read_inputs(path: str, chunksize: int | None = None):
@@ -303,6 +351,7 @@ def read_inputs(path: str, chunksize: int | None = None):
 def predict_shard(
     model_path: str,
     inputs_csv: str,
+    *,
     shard: int,
     n_shards: int,
     out_csv: str,
@@ -322,71 +371,59 @@ def predict_shard(
 
     from .device import resolve_device
     from .model import load_model
-    from .tta import predict_tta
+    from .predict import predict_tta
 
     torch.set_num_threads(max(1, threads))
     dev = resolve_device(device)
     model, meta = load_model(model_path, dev)
     full, size = meta["cutouts"]["size"], meta["size"]
     counts = {"ok": 0, "failed": 0}
-    columns = ["objID", "status", "reason", "pred", "pred_std"]
+    blocks = _shard_rows(inputs_csv, shard=shard, n_shards=n_shards, chunk=chunk)
     with files.atomic_path(out_csv) as tmp, open(tmp, "w") as out:
-        pd.DataFrame(columns=columns).to_csv(out, index=False)
-        offset = 0
-        for block in tqdm(
-            read_inputs(inputs_csv, chunksize=chunk * n_shards),
-            desc=f"apply shard {shard}",
-            unit="chunk",
-            mininterval=2,
-        ):
-            mine = block[
-                ((np.arange(len(block)) + offset) % n_shards == shard) & (block["status"] == "ok")
-            ]
-            offset += len(block)
-            images, kept, failed = [], [], []
-            for row in mine.itertuples(index=False):
-                try:
-                    images.append(read_local_image(Path(row.image), full))
-                    kept.append(int(row.objID))
-                except (ImageError, OSError) as err:
-                    hint = (
-                        " (the size of the model's cutouts)"
-                        if f"expected {full}x{full}" in str(err)
-                        else ""
-                    )
-                    failed.append(
-                        {
-                            "objID": int(row.objID),
-                            "status": "failed",
-                            "reason": f"{Path(row.image).name}: {err}{hint}",
-                        }
-                    )
-            parts = [pd.DataFrame(failed, columns=columns)] if failed else []
+        pd.DataFrame(columns=PREDICTION_COLUMNS).to_csv(out, index=False)
+        for mine in tqdm(blocks, desc=f"apply shard {shard}", unit="chunk", mininterval=2):
+            images, kept, failed = read_chunk(mine, full)
+            parts = [failed] if len(failed) else []
             if kept:
-                pred = predict_tta(
-                    model,
-                    downsample(np.stack(images), size),
-                    batch_size,
-                    views,
-                    dev,
-                    progress=False,
-                )
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "objID": kept,
-                            "status": "ok",
-                            "reason": "",
-                            "pred": pred.mean,
-                            "pred_std": pred.std,
-                        }
-                    )
-                )
+                images = downsample(np.stack(images), size)
+                pred = predict_tta(model, images, batch_size, views, dev, progress=False)
+                ok = pd.DataFrame({"objID": kept, "pred": pred.mean, "pred_std": pred.std})
+                parts.append(ok.assign(status="ok", reason=""))
             for part in parts:
-                part[columns].to_csv(out, index=False, header=False, float_format="%.6f")
+                part[PREDICTION_COLUMNS].to_csv(out, index=False, header=False, float_format="%.6f")
             counts["ok"] += len(kept)
             counts["failed"] += len(failed)
     return counts
+
+
+def _shard_rows(inputs_csv: str, *, shard: int, n_shards: int, chunk: int):
+    """The `ok` rows of one shard (every n-th row of the inputs table), about `chunk` at a time."""
+    offset = 0
+    for block in read_inputs(inputs_csv, chunksize=chunk * n_shards):
+        mine = (np.arange(len(block)) + offset) % n_shards == shard
+        offset += len(block)
+        yield block[mine & (block["status"] == "ok")]
+
+
+PREDICTION_COLUMNS = ["objID", "status", "reason", "pred", "pred_std"]
+
+
+def read_chunk(mine: pd.DataFrame, full: int) -> tuple[list[np.ndarray], list[int], pd.DataFrame]:
+    """(images, their objIDs, the failed rows with why) of one chunk's inputs, at `full` px."""
+    images, kept, failed = [], [], []
+    for row in mine.itertuples(index=False):
+        try:
+            images.append(read_local_image(Path(row.image), full))
+            kept.append(int(row.objID))
+        except (ImageError, OSError) as err:
+            hint = (
+                " (the size of the model's cutouts)"
+                if f"expected {full}x{full}" in str(err)
+                else ""
+            )
+            reason = f"{Path(row.image).name}: {err}{hint}"
+            failed.append({"objID": int(row.objID), "status": "failed", "reason": reason})
+    return images, kept, pd.DataFrame(failed, columns=PREDICTION_COLUMNS)
 
 
 # --- the merged result: CSV and FITS, one row per input ----------------------------------------
@@ -396,6 +433,7 @@ def merge_results(
     inputs_csv: str,
     shard_csvs: list[str],
     model_json: str,
+    *,
     out_csv: str,
     out_fits: str,
     out_json: str,
@@ -426,24 +464,7 @@ def merge_results(
     table = table.drop(columns=["image"])
     info = files.read_json(model_json)
     if catalog_csv:
-        from .sources.local import read_user_csv
-
-        raw = read_user_csv(Path(catalog_csv), "apply catalog")
-        if "objID" not in raw.columns:
-            raise InputError(
-                f"apply catalog {catalog_csv} has no objID column (it has {list(raw.columns)})"
-            )
-        numeric = (info["target"],) if info["target"] in raw.columns else ()
-        cat, _, _ = clean_catalog(
-            raw,
-            require_coords=False,
-            numeric=numeric,
-            on_bad_value="exclude",
-            name=f"apply catalog {catalog_csv}",
-        )
-        if numeric:
-            truth = cat[["objID", info["target"]]].rename(columns={info["target"]: "true"})
-            table = table.merge(truth.astype({"objID": "Int64"}), on="objID", how="left")
+        table = with_truth(table, catalog_csv, info["target"])
     if not (table["status"] == "ok").any():
         raise InputError(no_prediction_message(table, inputs_csv))
     front = ["objID", "input", "status", "reason", "pred", "pred_std"] + (
@@ -457,11 +478,35 @@ def merge_results(
         "inputs": len(table),
         "by_status": table["status"].value_counts().to_dict(),
         "model": info,
+        "mismatch": info.get("mismatch", ""),
         "tta_views": views,
         "provenance": provenance.collect(),
     }
     files.write_json(summary, out_json)
     return summary
+
+
+def with_truth(table: pd.DataFrame, catalog_csv: str, target: str) -> pd.DataFrame:
+    """`table` with the catalog's `target` as `true` where the user's catalog has it."""
+    from .sources.local import read_user_csv
+
+    raw = read_user_csv(Path(catalog_csv), "apply catalog")
+    if "objID" not in raw.columns:
+        raise InputError(
+            f"apply catalog {catalog_csv} has no objID column (it has {list(raw.columns)})"
+        )
+    numeric = (target,) if target in raw.columns else ()
+    cat, _, _ = clean_catalog(
+        raw,
+        require_coords=False,
+        numeric=numeric,
+        on_bad_value="exclude",
+        name=f"apply catalog {catalog_csv}",
+    )
+    if not numeric:  # still checked, with no truth to add
+        return table
+    truth = cat[["objID", target]].rename(columns={target: "true"})
+    return table.merge(truth.astype({"objID": "Int64"}), on="objID", how="left")
 
 
 def no_prediction_message(table: pd.DataFrame, inputs_csv: str) -> str:
@@ -472,13 +517,35 @@ def no_prediction_message(table: pd.DataFrame, inputs_csv: str) -> str:
     why = f"; the commonest reason ({top.iloc[0]} of them): {top.index[0]}" if len(top) else ""
     where = Path(inputs_csv).parent
     return (
-        f"no prediction for any of the {len(table)} inputs ({counts}){why}. Each input's status is in "
-        f"{where}/inputs.csv and {where}/predictions/"
+        f"no prediction for any of the {len(table)} inputs ({counts}){why}. "
+        f"Each input's status is in {where}/inputs.csv and {where}/predictions/"
     )
 
 
+def header_keywords(info: dict, views: int) -> dict:
+    """The FITS header's record of the model, its cutouts (service, layer, bands, size, scale) and
+    any declared mismatch of the images it predicted."""
+    return {
+        "TARGET": info["target"],
+        "MODELPX": info["size"],
+        "CUTPX": info["cutouts"]["size"],
+        "CUTSCALE": info["cutouts"]["scale"],
+        "CUTSERV": info["cutouts"].get("service", "sdss"),
+        "CUTLAYER": info["cutouts"].get("layer", ""),
+        "CUTBANDS": info["cutouts"].get("bands", ""),
+        "MISMATCH": bool(info.get("mismatch")),
+        "TTAVIEWS": views,
+        "SIGSCALE": info["sigma_scale"],
+        "SEEDS": ",".join(map(str, info.get("seeds") or [])),
+        "MODEL": Path(info["model"]).name,
+        "MODELGIT": info["model_provenance"].get("git", ""),
+        "GITREV": provenance.git_revision(Path(__file__).parent),
+    }
+
+
 def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
-    """The result as a FITS binary table: int64 objIDs (null where the input had none), units, provenance."""
+    """The result as a FITS binary table: int64 objIDs (null where the input had none), units,
+    provenance."""
     from astropy import units as u
     from astropy.io import fits
     from astropy.table import MaskedColumn, Table
@@ -507,20 +574,7 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
     for col in ("ra", "dec"):
         if col in t.colnames and t[col].dtype.kind == "f":
             t[col].unit = u.deg
-    t.meta.update(
-        {
-            "TARGET": info["target"],
-            "MODELPX": info["size"],
-            "CUTPX": info["cutouts"]["size"],
-            "CUTSCALE": info["cutouts"]["scale"],
-            "TTAVIEWS": views,
-            "SIGSCALE": info["sigma_scale"],
-            "SEEDS": ",".join(map(str, info.get("seeds") or [])),
-            "MODEL": Path(info["model"]).name,
-            "MODELGIT": info["model_provenance"].get("git", ""),
-            "GITREV": provenance.git_revision(Path(__file__).parent),
-        }
-    )
+    t.meta.update(header_keywords(info, views))
     hdu = fits.table_to_hdu(t)
     for col in (
         "pred",
@@ -531,6 +585,8 @@ def write_fits(table: pd.DataFrame, info: dict, views: int, path: str) -> None:
             hdu.header[f"TUNIT{t.colnames.index(col) + 1}"] = ("dex", "log10 units of the target")
     hdu.header["COMMENT"] = "pred, pred_std: the predicted value and its calibrated 1-sigma error"
     hdu.header["COMMENT"] = "CUTSCALE: arcsec per pixel of the cutouts the model was trained on"
+    if info.get("mismatch"):
+        hdu.header["COMMENT"] = f"MISMATCH (allowed): {info['mismatch']}"
     with files.atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
 
@@ -542,6 +598,7 @@ def apply_model(
     model_path: str,
     images: str,
     out_csv: str,
+    *,
     catalog_csv: str | None = None,
     device: str = "auto",
     views: int = 8,
@@ -555,14 +612,23 @@ def apply_model(
         info_json, inputs, shard = f"{tmp}/model.json", f"{tmp}/inputs.csv", f"{tmp}/0.csv"
         model_info(model_path, info_json)
         list_inputs("images", inputs, folder=images)
-        predict_shard(model_path, inputs, 0, 1, shard, device, views, batch_size)
+        predict_shard(
+            model_path,
+            inputs,
+            shard=0,
+            n_shards=1,
+            out_csv=shard,
+            device=device,
+            views=views,
+            batch_size=batch_size,
+        )
         return merge_results(
             inputs,
             [shard],
             info_json,
-            str(out),
-            str(out.with_suffix(".fits")),
-            str(out.with_suffix(".json")),
-            catalog_csv,
-            views,
+            out_csv=str(out),
+            out_fits=str(out.with_suffix(".fits")),
+            out_json=str(out.with_suffix(".json")),
+            catalog_csv=catalog_csv,
+            views=views,
         )

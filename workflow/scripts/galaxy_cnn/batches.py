@@ -24,6 +24,7 @@ class DeviceBatches:
         self,
         images: torch.Tensor,
         targets: torch.Tensor,
+        *,
         batch_size: int,
         shuffle: bool,
         max_shift: int = 0,

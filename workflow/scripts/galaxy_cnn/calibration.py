@@ -1,13 +1,14 @@
 """Image statistics that compare synthetic cutouts with real SkyServer ones, measured identically.
 
 Per image (RGB uint8, 128 px at 0.296"/px): sky level and sky noise per channel (sigma-clipped
-mean and standard deviation of an 8-px border), core colour (mean of the central 8x8 px per channel), peak
-brightness (99.9th percentile of the luminance), two sizes (light-weighted: the half-light radius in px
-of the sky-subtracted luminance inside 40 px of the centre; isophotal: the radius of a circle with the
-area of the central source more than 3 sigma above the sky), that source's axis ratio b/a (light-weighted
-second moments), the colour gradient (B/R of the outskirts, 1 to 2.5 half-light radii, over B/R of the
-core: disks are bluer than bulges) and whether the frame holds a neighbour (a second source of at least
-6 px more than 5 sigma above the sky, away from the central galaxy).
+mean and standard deviation of an 8-px border), core colour (mean of the central 8x8 px per
+channel), peak brightness (99.9th percentile of the luminance), two sizes (light-weighted: the
+half-light radius in px of the sky-subtracted luminance inside 40 px of the centre; isophotal: the
+radius of a circle with the area of the central source more than 3 sigma above the sky), that
+source's axis ratio b/a (light-weighted second moments), the colour gradient (B/R of the
+outskirts, 1 to 2.5 half-light radii, over B/R of the core: disks are bluer than bulges) and
+whether the frame holds a neighbour (a second source of at least 6 px more than 5 sigma above the
+sky, away from the central galaxy).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from scipy import ndimage
 
 from . import files, synthetic
-from .images import decode_image
+from .images import decode_image, jpeg_of
 
 CHANNELS = ("R", "G", "B")
 MEDIAN_TOLERANCE = 0.20  # each median within 20% (the goal set for tuning)
@@ -28,8 +29,8 @@ MEDIAN_TOLERANCE = 0.20  # each median within 20% (the goal set for tuning)
 def clipped_stats(values: np.ndarray, k: float = 3.0, iterations: int = 5) -> tuple[float, float]:
     """Mean and standard deviation after iterative k-sigma clipping about the median.
 
-    Continuous, unlike quantiles of 8-bit values (a median sky of 2 or 3 counts, an IQR of 4 or 5, moves
-    a median over galaxies by 25-50%), and blind to the odd star in the border."""
+    Continuous, unlike quantiles of 8-bit values (a median sky of 2 or 3 counts, an IQR of 4 or 5,
+    moves a median over galaxies by 25-50%), and blind to the odd star in the border."""
     keep = np.ones(values.shape, bool)
     for _ in range(iterations):
         spread = max(float(values[keep].std()), 0.5)
@@ -38,7 +39,8 @@ def clipped_stats(values: np.ndarray, k: float = 3.0, iterations: int = 5) -> tu
 
 
 def _axis_ratio(lum: np.ndarray, mask: np.ndarray) -> float:
-    """b/a from the light-weighted second moments of the pixels in `mask` (1 round, small edge-on)."""
+    """b/a from the light-weighted second moments of the pixels in `mask` (1 round, small
+    edge-on)."""
     yy, xx = np.nonzero(mask)
     w = np.clip(lum[mask], 0, None)
     if yy.size < 5 or w.sum() <= 0:
@@ -49,6 +51,7 @@ def _axis_ratio(lum: np.ndarray, mask: np.ndarray) -> float:
 
 
 def image_stats(rgb: np.ndarray) -> dict:
+    """The statistics of one RGB uint8 cutout that the module docstring lists."""
     a = rgb.astype(float)
     n = a.shape[0]
     border = np.concatenate(
@@ -65,6 +68,28 @@ def image_stats(rgb: np.ndarray) -> dict:
     excess = a - sky  # light above the sky, per channel
     lum = excess.mean(axis=2)
     lum_noise = max(float(noise.mean()), 0.5)
+    half_light, gradient = _half_light_and_gradient(excess, lum, lum_noise)
+    isophotal, axis_ratio = _central_source(lum, lum_noise)
+    row = {f"sky_{ch}": sky[k] for k, ch in enumerate(CHANNELS)}
+    row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
+    row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
+    row |= {
+        "peak": float(np.percentile(a.mean(axis=2), 99.9)),
+        "half_light_px": half_light,
+        "isophotal_radius_px": isophotal,
+        "axis_ratio": axis_ratio,
+        "colour_gradient": gradient,
+        "has_neighbour": float(_has_neighbour(lum, lum_noise)),
+    }
+    return row
+
+
+def _half_light_and_gradient(
+    excess: np.ndarray, lum: np.ndarray, lum_noise: float
+) -> tuple[float, float]:
+    """Half-light radius (px) of the luminosity inside 40 px, and B/R of the outskirts (1 to 2.5
+    half-light radii, above the sky) over B/R of the core."""
+    c = lum.shape[0] // 2
     yy, xx = np.indices(lum.shape)
     radius = np.hypot(yy - c + 0.5, xx - c + 0.5)
     inner = (radius < 40) & (lum > 0)
@@ -75,39 +100,38 @@ def image_stats(rgb: np.ndarray) -> dict:
         if cum.size and cum[-1] > 0
         else 0.0
     )
-    rim = (
-        (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)
-    )  # outskirts above the sky
+    rim = (radius > half_light) & (radius < 2.5 * half_light) & (lum > 3 * lum_noise)
     rim_rgb = excess[rim].sum(axis=0)
     core_rgb = excess[radius < 4].sum(axis=0)
-    with np.errstate(
-        invalid="ignore", divide="ignore"
-    ):  # a frame without outskirts gives NaN, ignored by medians
+    # a frame without outskirts gives NaN, ignored by medians
+    with np.errstate(invalid="ignore", divide="ignore"):
         gradient = (
             (rim_rgb[2] / rim_rgb[0]) / (core_rgb[2] / core_rgb[0]) if rim.sum() >= 10 else np.nan
         )
+    return half_light, gradient
+
+
+def _central_source(lum: np.ndarray, lum_noise: float) -> tuple[float, float]:
+    """Isophotal radius (px) and axis ratio of the source more than 3 sigma above the sky that
+    holds the centre."""
+    c = lum.shape[0] // 2
     isophote, _ = ndimage.label(lum > 3 * lum_noise)
     centre_id = isophote[c - 1, c - 1]  # the pixel just up-left of the centre of an even frame
     source = isophote == centre_id
     isophotal = float(np.sqrt(source.sum() / np.pi)) if centre_id else 0.0
     axis_ratio = _axis_ratio(lum, source) if centre_id else np.nan
+    return isophotal, axis_ratio
+
+
+def _has_neighbour(lum: np.ndarray, lum_noise: float) -> bool:
+    """A second source of at least 6 px more than 5 sigma above the sky, away from the centre."""
+    c = lum.shape[0] // 2
     labels, _ = ndimage.label(lum > 5 * lum_noise)
     central = labels[c - 2 : c + 2, c - 2 : c + 2]
     central_ids = set(np.unique(central[central > 0]))
     sizes = np.bincount(labels.ravel())
     others = [i for i in range(1, len(sizes)) if i not in central_ids and sizes[i] >= 6]
-    row = {f"sky_{ch}": sky[k] for k, ch in enumerate(CHANNELS)}
-    row |= {f"noise_{ch}": noise[k] for k, ch in enumerate(CHANNELS)}
-    row |= {f"core_{ch}": core[k] for k, ch in enumerate(CHANNELS)}
-    row |= {
-        "peak": float(np.percentile(a.mean(axis=2), 99.9)),
-        "half_light_px": half_light,
-        "isophotal_radius_px": isophotal,
-        "axis_ratio": axis_ratio,
-        "colour_gradient": gradient,
-        "has_neighbour": float(bool(others)),
-    }
-    return row
+    return bool(others)
 
 
 def folder_stats(paths: list[Path], label: str) -> pd.DataFrame:
@@ -123,7 +147,8 @@ def render_sample(
     out_dir: Path,
     settings: synthetic.RenderSettings | None = None,
 ) -> list[Path]:
-    """Render `n` catalog galaxies exactly as SkyServer cutouts are served: 128 px, 0.296"/px, JPEG."""
+    """Render `n` catalog galaxies exactly as SkyServer cutouts are served: 128 px, 0.296"/px,
+    JPEG."""
     cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"}).merge(
         pd.read_csv(truth_csv, dtype={"objID": "int64"}), on="objID"
     )
@@ -136,7 +161,7 @@ def render_sample(
             row, 128, 0.296, synthetic.galaxy_seed(seed, row.objID), settings
         )
         path = out_dir / f"{row.objID}.jpg"
-        files.write_bytes(path, synthetic.jpeg_bytes(rgb, settings.jpeg_quality))
+        files.write_bytes(path, jpeg_of(rgb, settings.jpeg_quality))
         paths.append(path)
     return paths
 
@@ -162,46 +187,60 @@ def compare(stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def calibrate(
-    catalog_csv: str,
-    truth_csv: str,
-    real_dir: str,
-    n_synthetic: int,
+    catalog: str,
+    truth: str,
+    *,
+    real: str,
+    n: int,
     seed: int,
-    out_dir: str,
+    out: str,
     render: dict | None = None,
 ) -> pd.DataFrame:
     """Render, measure both sets, write stats.csv, comparison.csv/.md, calibration.png, gallery.png.
 
-    `render` holds the config's synthetic.render overrides, so the cutouts measured are the ones trained on."""
-    import matplotlib.pyplot as plt
-
-    from . import style
+    Arguments are the calibration rule's inputs and params: `real` the folder of real cutouts, `n`
+    the galaxies to render, `out` the folder written. `render` holds the config's synthetic.render
+    overrides, so the cutouts measured are the ones trained on."""
     from .tables import to_markdown
 
-    out = Path(out_dir)
-    real_paths = sorted(Path(real_dir).glob("*.jpg"))
+    folder = Path(out)
+    real_paths = sorted(Path(real).glob("*.jpg"))
     if not real_paths:
-        raise FileNotFoundError(f"calibration.real_images: no JPEG cutouts in {real_dir}")
+        raise FileNotFoundError(f"calibration.real_images: no JPEG cutouts in {real}")
     synth_paths = render_sample(
-        catalog_csv,
-        truth_csv,
-        n_synthetic,
+        catalog,
+        truth,
+        n,
         seed,
-        out / "synthetic_cutouts",
+        folder / "synthetic_cutouts",
         synthetic.RenderSettings(**(render or {})),
     )
     stats = pd.concat(
         [folder_stats(real_paths, "real"), folder_stats(synth_paths, "synthetic")],
         ignore_index=True,
     )
-    files.write_csv(stats, out / "stats.csv", float_format="%.4f")
+    files.write_csv(stats, folder / "stats.csv", float_format="%.4f")
     table = compare(stats)
-    files.write_csv(table, out / "comparison.csv", float_format="%.4f")
-    with files.atomic_path(out / "comparison.md") as tmp:
+    files.write_csv(table, folder / "comparison.csv", float_format="%.4f")
+    with files.atomic_path(folder / "comparison.md") as tmp:
         tmp.write_text(to_markdown(table))
+    _histograms(stats, list(table["statistic"]), len(real_paths), folder / "calibration.png")
+    rng = np.random.default_rng(seed)
+    pick = {
+        "real": rng.choice(real_paths, 12, replace=False),
+        "synthetic": rng.choice(synth_paths, 12, replace=False),
+    }
+    _gallery(pick, folder / "gallery.png")
+    return table
+
+
+def _histograms(stats: pd.DataFrame, cols: list[str], n_real: int, path: Path) -> None:
+    """One panel per statistic: real and synthetic distributions, medians in the legend."""
+    import matplotlib.pyplot as plt
+
+    from . import style
 
     style.apply()
-    cols = list(table["statistic"])
     fig, axes = plt.subplots(3, 5, figsize=(16, 9))
     for ax, col in zip(axes.flat, cols, strict=False):
         lo, hi = np.nanpercentile(stats[col], [1, 99])
@@ -227,17 +266,19 @@ def calibrate(
     for ax in axes.flat[len(cols) :]:
         ax.axis("off")
     fig.suptitle(
-        f"Synthetic ({(stats['set'] == 'synthetic').sum()}) vs real SDSS ({len(real_paths)}) cutouts, "
+        f"Synthetic ({(stats['set'] == 'synthetic').sum()}) vs real SDSS ({n_real}) cutouts, "
         '128 px at 0.296"/px; median in brackets'
     )
     fig.tight_layout()
-    style.save(fig, [str(out / "calibration.png")])
+    style.save(fig, [str(path)])
 
-    rng = np.random.default_rng(seed)
-    pick = {
-        "real": rng.choice(real_paths, 12, replace=False),
-        "synthetic": rng.choice(synth_paths, 12, replace=False),
-    }
+
+def _gallery(pick: dict, path: Path) -> None:
+    """Two rows of real cutouts above two of synthetic ones."""
+    import matplotlib.pyplot as plt
+
+    from . import style
+
     fig, axes = plt.subplots(4, 6, figsize=(12, 8.4))
     for r in range(4):
         label = "real" if r < 2 else "synthetic"
@@ -248,5 +289,4 @@ def calibrate(
             ax.set_yticks([])
         axes[r, 0].set_ylabel(label)
     fig.subplots_adjust(wspace=0.03, hspace=0.03)
-    style.save(fig, [str(out / "gallery.png")])
-    return table
+    style.save(fig, [str(path)])

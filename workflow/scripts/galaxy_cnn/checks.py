@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import os
 
+from .layers import LAYERS, MAX_SIZE, bands_problem
+
 SDSS_CUTOUT_SIZES = (64, 2048)  # getjpeg silently clips width and height to this range
 OUTPUT_FOLDERS = (
     "results",
@@ -115,9 +117,7 @@ def config_problems(
                 f"(it has {', '.join(catalog_columns)})"
             )
     problems += split_problems(cfg["split"]["fractions"])
-    lo, hi = SDSS_CUTOUT_SIZES
-    if cfg["source"] == "sdss" and not lo <= size <= hi:
-        problems.append(f"cutouts.size={size}: SkyServer's getjpeg serves {lo} to {hi} px only")
+    problems += cutout_service_problems(cfg)
     problems += train_problems(cfg["train"])
     train = cfg["train"]
     if train.get("pretrained") and not os.path.isfile(train["pretrained"]):
@@ -135,7 +135,8 @@ def config_problems(
             )
         if n_test < 1:
             problems.append(
-                f"split.fractions {cfg['split']['fractions']} leave no test galaxy of synthetic.n_galaxies={n}"
+                f"split.fractions {cfg['split']['fractions']} leave no test galaxy of "
+                f"synthetic.n_galaxies={n}"
             )
     if cfg.get("cv", {}).get("folds") == 1:
         problems.append("cv.folds=1 leaves nothing to train on: 0 (off) or at least 2")
@@ -211,8 +212,9 @@ def user_path_problems(paths: dict[str, str], workdir: str = ".") -> list[str]:
 
 
 def apply_model_problems(models: dict[str, str], made: list[str], workdir: str = ".") -> list[str]:
-    """An apply model inside results/ must be one this config makes (and Snakemake keeps up to date):
-    any other file there is left from an earlier configuration, or names a model no config trains."""
+    """An apply model inside results/ must be one this config makes (and Snakemake keeps up to
+    date): any other file there is left from an earlier configuration, or names a model no config
+    trains."""
     problems = []
     made_real = {os.path.realpath(os.path.join(workdir, m)) for m in made}
     for name, path in models.items():
@@ -221,9 +223,10 @@ def apply_model_problems(models: dict[str, str], made: list[str], workdir: str =
             if os.path.realpath(os.path.join(workdir, path)) not in made_real:
                 trains = ", ".join(made) or "none"
                 problems.append(
-                    f"{key}: {path} is not a model this config trains (it trains {trains}); a file "
-                    "there is left from an earlier run with another config. Copy a model you mean to "
-                    f"keep out of results/ (for example to models/) and set {key} to that path"
+                    f"{key}: {path} is not a model this config trains (it trains {trains}); a "
+                    "file there is left from an earlier run with another config. Copy a model you "
+                    f"mean to keep out of results/ (for example to models/) and set {key} to that "
+                    "path"
                 )
         elif not os.path.isfile(os.path.join(workdir, path)):
             problems.append(f"{key}: {path} is not a file")
@@ -232,7 +235,65 @@ def apply_model_problems(models: dict[str, str], made: list[str], workdir: str =
 
 def target_problems(targets: list[str]) -> list[str]:
     return [
-        f"targets.{t}: {t} is an identifier, position or the split's column, not a quantity to predict"
+        f"targets.{t}: {t} is an identifier, position or the split's column, not a quantity to "
+        "predict"
         for t in targets
         if t in NOT_TARGETS
     ]
+
+
+def cutout_service_problems(cfg: dict) -> list[str]:
+    """`cutouts.service` and its keys: a service only for a source that fetches at positions, a
+    known layer, bands it has, a size the service serves. `cutouts.layer` is the viewer's only
+    (sdss ignores it: it has a default); bands and FITS, which sdss cannot give, are refused."""
+    cut, source = cfg["cutouts"], cfg["source"]
+    service, size = cut.get("service", "sdss"), cut["size"]
+    if service != "sdss" and source != "sdss":
+        return [
+            f"cutouts.service: {service} fetches cutouts at the catalog's positions, but source "
+            f"{source} brings its own images; set source: sdss, or remove cutouts.service"
+        ]
+    if service == "sdss":
+        lo, hi = SDSS_CUTOUT_SIZES
+        problems = [
+            f"cutouts.{key} applies to cutouts.service: legacysurvey only (SkyServer's getjpeg "
+            "serves gri JPEGs); remove it"
+            for key, unset in (("bands", None), ("format", "jpeg"))
+            if cut.get(key, unset) != unset
+        ]
+        if source == "sdss" and not lo <= size <= hi:
+            problems.append(f"cutouts.size={size}: SkyServer's getjpeg serves {lo} to {hi} px only")
+        return problems
+    layer = cut.get("layer", "ls-dr10")
+    if layer not in LAYERS:
+        return [
+            f"cutouts.layer: unknown Legacy Surveys layer {layer!r}; known are {', '.join(LAYERS)}"
+        ]
+    problems = []
+    if size > MAX_SIZE:
+        problems.append(f"cutouts.size={size}: the viewer serves at most {MAX_SIZE} px")
+    if cut.get("bands") is not None and (problem := bands_problem(layer, cut["bands"])):
+        problems.append(f"cutouts.bands: {problem}")
+    return problems
+
+
+def apply_entry_problems(apply: dict) -> list[str]:
+    """What an apply entry declares of its images (service, layer, scale) is for a folder of
+    images only: positions and queries are fetched as the model's own cutouts were."""
+    problems = []
+    for name, entry in apply.items():
+        declared = [k for k in ("service", "layer", "scale") if k in entry]
+        if declared and "images" not in entry:
+            problems.append(
+                f"apply.{name}.{declared[0]}: describes a folder of images; positions and "
+                "queries get their cutouts from the model's own service, layer and scale"
+            )
+        layer = entry.get("layer")
+        if layer is not None and entry.get("service") != "legacysurvey":
+            problems.append(f"apply.{name}.layer: a layer needs service: legacysurvey")
+        elif layer is not None and layer not in LAYERS:
+            problems.append(
+                f"apply.{name}.layer: unknown Legacy Surveys layer {layer!r}; known are "
+                f"{', '.join(LAYERS)}"
+            )
+    return problems

@@ -28,11 +28,12 @@ the default. [`science_cpu.yaml`](science_cpu.yaml) is the largest CPU run
 ([science check](../docs/science-check.md)).
 
 Every config is validated against [`{SCHEMA}`](../{SCHEMA})
-and cross-checked before any job runs; a bad value stops the run and names the key (e.g. `targets.oh_p50: image size 48 px must
-divide cutouts.size=128`, `train.epochs is 2.5: give an integer`, `train.lr is nan`). A key given
-twice in one block of a config file stops the run naming both lines: YAML would keep the last
-silently. Each job gets its settings through its rule's `params`, so changing a value reruns
-exactly the jobs that use it ([reruns](../docs/reruns.md)).
+and cross-checked before any job runs; a bad value stops the run and names the key (e.g.
+`targets.oh_p50: image size 48 px must divide cutouts.size=128`, `train.epochs is 2.5: give an
+integer`, `train.lr is nan`). A key given twice in one block of a config file stops the run
+naming both lines: YAML would keep the last silently. Each job gets its settings through its
+rule's `params`, so changing a value reruns exactly the jobs that use it
+([reruns](../docs/reruns.md)).
 
 In the tables, *default* is the schema's (used when the key is left out), *paper* and *demo* the
 values written in `config.yaml` and `demo.yaml` ("not set": the default applies). `{ANY}` stands for
@@ -43,7 +44,8 @@ a name you choose.
 def schema_keys(
     schema: dict, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], dict, bool]]:
-    """Every key under `schema`, depth first, as (path, its schema, whether its parent requires it)."""
+    """Every key under `schema`, depth first: (path, its schema, whether its parent requires
+    it)."""
     required = set(schema.get("required", []))
     for key, sub in schema.get("properties", {}).items():
         yield path + (key,), sub, key in required
@@ -107,7 +109,11 @@ def default_of(sub: dict, required: bool) -> str:
 
 
 def config_reference(schema: dict, configs: dict[str, dict]) -> str:
-    """The markdown reference: one section per top-level key, a table row per key under it."""
+    """The markdown reference: one section per top-level key, a table row per key under it.
+    A key without a description would be a row without a meaning: refused, naming the keys."""
+    missing = undescribed(schema)
+    if missing:
+        raise ValueError(f"schema keys without a description: {', '.join(missing)}")
     names = list(configs)
     head = ["key", "meaning", "default", *names]
     out = [INTRO]

@@ -72,15 +72,17 @@ def explain_unusable_gpu(evidence: str) -> str:
             "  A driver older than the CUDA build, or no device visible in the job, gives this."
         )
     lines.append(
-        "Install, in the environment that runs training (envs/train.yaml under --use-conda), a torch "
-        "build for a CUDA version the driver supports (`nvidia-smi` shows the highest; pytorch.org "
-        "lists a wheel index per CUDA version), or set train.device: cpu to train on the CPU on purpose."
+        "Install, in the environment that runs training (envs/train.yaml under --use-conda), a "
+        "torch build for a CUDA version the driver supports (`nvidia-smi` shows the highest; "
+        "pytorch.org lists a wheel index per CUDA version), or set train.device: cpu to train on "
+        "the CPU on purpose."
     )
     return "\n".join(lines)
 
 
 def resolve_device(name: str, env: dict[str, str] | None = None) -> torch.device:
-    """`auto`: CUDA if usable, else the CPU unless a GPU was granted; an explicit device must exist."""
+    """`auto`: CUDA if usable, else the CPU unless a GPU was granted; an explicit device must
+    exist."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

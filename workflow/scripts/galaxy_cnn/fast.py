@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import torch
 
 from .batches import DeviceBatches
 from .device import mixed_precision_default
 from .model import GalaxyRegressor, TrainingLoss, build_model, float_batches
-
-if TYPE_CHECKING:
-    from .train import TrainSettings
+from .settings import TrainSettings
 
 
 def one_cycle(
@@ -34,7 +32,8 @@ def one_cycle(
     div: float = 25.0,
     div_final: float = 1e5,
 ) -> tuple[float, float]:
-    """fastai's fit_one_cycle: cosine warm-up to lr_max then cosine down; beta1 0.95 -> 0.85 -> 0.95."""
+    """fastai's fit_one_cycle: cosine warm-up to lr_max, then cosine down; beta1 0.95 -> 0.85 ->
+    0.95."""
     warm = max(1, int(total * pct_start))
     if step < warm:
         p = step / warm
@@ -71,43 +70,142 @@ def train_fast(
     train_y: torch.Tensor,
     valid_x: torch.Tensor,
     valid_y: torch.Tensor,
+    *,
     size: int,
     settings: TrainSettings,
     device: torch.device,
-    *,
-    log=print,
+    log: Callable[[str], object] = print,
     mixed_precision: bool | None = None,
 ) -> tuple[GalaxyRegressor, list[dict]]:
     """Train on uint8 NHWC tensors already downsampled to `size`; returns the model and history.
     `mixed_precision` (bf16 autocast, channels-last) defaults to on for CUDA only."""
     s = settings
     torch.manual_seed(s.seed)
-    cuda = device.type == "cuda"
     mixed = mixed_precision_default(device, mixed_precision)
     valid_x, valid_y = valid_x.to(device), valid_y.to(device).float()
-    batches = DeviceBatches(
-        train_x,
-        train_y,
-        s.batch_size,
-        True,
-        int(round(s.max_shift * size)),
-        s.seed,
-        device,
-        channels_last=mixed,
-    )
+    batches = _training_batches(train_x, train_y, s, size=size, device=device, channels_last=mixed)
     model = build_model(train_y, s.pretrained, device, channels_last=mixed)
     loss_fn = TrainingLoss(s.loss, float(model.y_std))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed, cache_enabled=False)
-    graphed = False
+    step_model, graphed = _step_model(model, s, batches, autocast, log)
+    opt = _optimizer(model, s, device)
+    total_steps, step, history = s.epochs * len(batches), 0, []
+    model.train()
+    for epoch in range(s.epochs):
+        t0 = time.perf_counter()
+        train_loss, step = _train_epoch(
+            step_model,
+            batches,
+            opt,
+            loss_fn,
+            autocast=autocast,
+            step=step,
+            total_steps=total_steps,
+            lr_max=s.lr,
+        )
+        train_seconds = time.perf_counter() - t0
+        valid = float(evaluate(model, valid_x, valid_y, 4 * s.batch_size, autocast))
+        row = _epoch_row(epoch, train_loss, valid, train_seconds, t0=t0, graphed=graphed)
+        history.append(row)
+        log(
+            f"epoch {epoch}: train loss {train_loss:.4f} valid RMSE {row['valid_rmse']:.4f} "
+            f"({row['seconds']:.1f} s)"
+        )
+    if graphed:
+        del model.forward  # back to the eager forward: the graph holds the training-time buffers
+    return model.to(memory_format=torch.contiguous_format).float().eval(), history
+
+
+def _training_batches(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    s: TrainSettings,
+    *,
+    size: int,
+    device: torch.device,
+    channels_last: bool,
+) -> DeviceBatches:
+    """Shuffled, augmented training batches gathered on the device (shift in pixels of `size`)."""
+    return DeviceBatches(
+        train_x,
+        train_y,
+        batch_size=s.batch_size,
+        shuffle=True,
+        max_shift=int(round(s.max_shift * size)),
+        seed=s.seed,
+        device=device,
+        channels_last=channels_last,
+    )
+
+
+def _train_epoch(
+    step_model: Callable[[torch.Tensor], torch.Tensor],
+    batches: DeviceBatches,
+    opt: torch.optim.Optimizer,
+    loss_fn: TrainingLoss,
+    *,
+    autocast,
+    step: int,
+    total_steps: int,
+    lr_max: float,
+) -> tuple[float, int]:
+    """One pass over the batches with the one-cycle schedule; the losses add up on the device, so
+    the mean loss returned is the epoch's one host sync. Also returns the next step number."""
+    loss_sum = torch.zeros((), device=batches.device)
+    for x, y in batches:
+        lr, mom = one_cycle(step, total_steps, lr_max)
+        for g in opt.param_groups:
+            g["lr"], g["betas"] = lr, (mom, 0.99)
+        with autocast:
+            pred = step_model(x).float()
+        loss = loss_fn(pred, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach()
+        step += 1
+    return float(loss_sum / max(1, len(batches))), step
+
+
+def _epoch_row(
+    epoch: int,
+    train_loss: float,
+    valid_rmse: float,
+    train_seconds: float,
+    *,
+    t0: float,
+    graphed: bool,
+) -> dict:
+    """One epoch's history row; `seconds` (from `t0`) includes the validation pass."""
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "valid_rmse": valid_rmse,
+        "train_seconds": train_seconds,
+        "seconds": time.perf_counter() - t0,
+        "cuda_graphs": graphed,
+    }
+
+
+def _step_model(
+    model: torch.nn.Module, s: TrainSettings, batches: DeviceBatches, autocast, log
+) -> tuple[torch.nn.Module, bool]:
+    """What runs the training steps: the compiled model, its CUDA graphs (the default on CUDA),
+    or the model itself; and whether it is graphed."""
     if s.compile:
-        step_model = torch.compile(model)
-    elif cuda and s.cuda_graphs is not False:
-        step_model, graphed = _graph_model(model, next(iter(batches))[0], autocast, log)
-    else:
-        step_model = model
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW(
+        return torch.compile(model), False
+    if batches.device.type == "cuda" and s.cuda_graphs is not False:
+        return _graph_model(model, next(iter(batches))[0], autocast, log)
+    return model, False
+
+
+def _optimizer(
+    model: torch.nn.Module, s: TrainSettings, device: torch.device
+) -> torch.optim.Optimizer:
+    """Fused AdamW with weight decay on the weights only, not on biases and norms."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": s.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
@@ -117,41 +215,6 @@ def train_fast(
         eps=1e-5,
         fused=device.type in ("cuda", "cpu"),
     )  # on a CPU too: 12 ms a step, not 105-165
-    total_steps, step, history = s.epochs * len(batches), 0, []
-    model.train()
-    for epoch in range(s.epochs):
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for x, y in batches:
-            lr, mom = one_cycle(step, total_steps, s.lr)
-            for g in opt.param_groups:
-                g["lr"], g["betas"] = lr, (mom, 0.99)
-            with autocast:
-                pred = step_model(x).float()
-            loss = loss_fn(pred, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            step += 1
-        train_loss = float(loss_sum / max(1, len(batches)))  # the one host sync of the epoch
-        train_seconds = time.perf_counter() - t0
-        valid = evaluate(model, valid_x, valid_y, 4 * s.batch_size, autocast)
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "valid_rmse": float(valid),
-            "train_seconds": train_seconds,
-            "seconds": time.perf_counter() - t0,
-            "cuda_graphs": graphed,
-        }
-        history.append(row)
-        log(
-            f"epoch {epoch}: train loss {train_loss:.4f} valid RMSE {row['valid_rmse']:.4f} ({row['seconds']:.1f} s)"
-        )
-    if graphed:
-        del model.forward  # back to the eager forward: the graph holds the training-time buffers
-    return model.to(memory_format=torch.contiguous_format).float().eval(), history
 
 
 def _graph_model(

@@ -84,75 +84,108 @@ def metrics_vs_size(
     right = max(sizes)
     for key, name in (("rmse", "RMSE"), ("nmad", "NMAD")):
         c = style.COLORS[key]
-        err = None
-        if (
-            f"{key}_lo" in m and m[f"{key}_lo"].notna().all()
-        ):  # bootstrap 68% interval, with the seed spread
-            spread = m[f"{key}_seed_std"].fillna(0).to_numpy() if f"{key}_seed_std" in m else 0
-            lo = np.hypot(m[key] - m[f"{key}_lo"], spread)
-            hi = np.hypot(m[f"{key}_hi"] - m[key], spread)
-            err = np.vstack([lo, hi])
         ax.errorbar(
-            m["size"], m[key], yerr=err, marker="o", color=c, capsize=3, label=f"CNN {name}"
-        )
-        base = m[f"baseline_{key}"].iloc[0]
-        ax.annotate(
-            "",
-            xy=(right * 1.6, base),
-            xytext=(right * 2.8, base),
-            arrowprops={"arrowstyle": "->", "color": c, "lw": 2},
-        )
-        # named in the legend, not beside the arrow: the two arrows are often a hair apart
-        ax.plot(
-            [],
-            [],
-            marker=r"$\leftarrow$",
-            ms=12,
-            ls="none",
+            m["size"],
+            m[key],
+            yerr=_metric_errors(m, key),
+            marker="o",
             color=c,
-            label=f"predicting the mean: {name} {base:.3f}",
+            capsize=3,
+            label=f"CNN {name}",
         )
-        if published is not None:
-            ax.plot(
-                published["size"],
-                published[key],
-                marker="s",
-                mfc="none",
-                ls=":",
-                color=c,
-                label=f"Wu & Boada (2019) {name}",
-            )
-        if rf is not None:
-            for _, r in rf.iterrows():
-                ax.axhline(
-                    r[key],
-                    color=style.COLORS["rf" if "tuned" not in r["model"] else "rf_tuned"],
-                    ls="-." if key == "rmse" else ":",
-                    lw=1,
-                    label=f"{'tuned' if 'tuned' in r['model'] else 'default'} random forest {name}",
-                )
-        if floor is not None:
-            ax.axhline(
-                floor[f"floor_{key}"],
-                color=c,
-                ls="--",
-                lw=1,
-                alpha=0.6,
-                label=f"floor {name} (hidden scatter)",
-            )
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes)
-    ax.set_xticklabels([str(s) for s in sizes])
-    ax.set_xlim(min(sizes) / 1.5, right * 3.5)
-    ax.set_xlabel("image size [px]")
-    ax.set_ylabel(f"scatter of {target} residuals [dex]")
-    lo, hi = ax.get_ylim()
-    ax.set_ylim(
-        lo, max(hi, 1.06 * max(m["baseline_rmse"].iloc[0], m["baseline_nmad"].iloc[0]))
-    )  # arrows inside
+        _mean_baseline_arrow(ax, m[f"baseline_{key}"].iloc[0], color=c, name=name, right=right)
+        _reference_lines(ax, key, name, published=published, rf=rf, floor=floor)
+    _size_axes(ax, sizes, target, top=max(m["baseline_rmse"].iloc[0], m["baseline_nmad"].iloc[0]))
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     style.save(fig, out)
+
+
+def _metric_errors(m: pd.DataFrame, key: str) -> np.ndarray | None:
+    """Error bars for `key`: the bootstrap 68% interval, widened by the seed spread in quadrature
+    (both are real uncertainty); None where the intervals were not computed."""
+    if not (f"{key}_lo" in m and m[f"{key}_lo"].notna().all()):
+        return None
+    spread = m[f"{key}_seed_std"].fillna(0).to_numpy() if f"{key}_seed_std" in m else 0
+    lo = np.hypot(m[key] - m[f"{key}_lo"], spread)
+    hi = np.hypot(m[f"{key}_hi"] - m[key], spread)
+    return np.vstack([lo, hi])
+
+
+def _mean_baseline_arrow(ax, base: float, *, color: str, name: str, right: float) -> None:
+    """An arrow at the predict-the-mean scatter, right of the largest size, named in the legend
+    (not beside the arrow: the RMSE and NMAD arrows are often a hair apart)."""
+    ax.annotate(
+        "",
+        xy=(right * 1.6, base),
+        xytext=(right * 2.8, base),
+        arrowprops={"arrowstyle": "->", "color": color, "lw": 2},
+    )
+    ax.plot(
+        [],
+        [],
+        marker=r"$\leftarrow$",
+        ms=12,
+        ls="none",
+        color=color,
+        label=f"predicting the mean: {name} {base:.3f}",
+    )
+
+
+def _reference_lines(
+    ax,
+    key: str,
+    name: str,
+    *,
+    published: pd.DataFrame | None,
+    rf: pd.DataFrame | None,
+    floor: dict | None,
+) -> None:
+    """What the CNN's `key` metric is judged against, where given: the paper's values, the random
+    forests, and the floor (the scatter no image can reveal)."""
+    c = style.COLORS[key]
+    if published is not None:
+        ax.plot(
+            published["size"],
+            published[key],
+            marker="s",
+            mfc="none",
+            ls=":",
+            color=c,
+            label=f"Wu & Boada (2019) {name}",
+        )
+    if rf is not None:
+        for _, r in rf.iterrows():
+            tuned = "tuned" in r["model"]
+            ax.axhline(
+                r[key],
+                color=style.COLORS["rf_tuned" if tuned else "rf"],
+                ls="-." if key == "rmse" else ":",
+                lw=1,
+                label=f"{'tuned' if tuned else 'default'} random forest {name}",
+            )
+    if floor is not None:
+        ax.axhline(
+            floor[f"floor_{key}"],
+            color=c,
+            ls="--",
+            lw=1,
+            alpha=0.6,
+            label=f"floor {name} (hidden scatter)",
+        )
+
+
+def _size_axes(ax, sizes: list[int], target: str, *, top: float) -> None:
+    """Log-2 size axis labelled at each size, room on the right for the arrows, and a y range
+    that keeps the baseline arrows (up to `top`) inside the axes."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([str(s) for s in sizes])
+    ax.set_xlim(min(sizes) / 1.5, max(sizes) * 3.5)
+    ax.set_xlabel("image size [px]")
+    ax.set_ylabel(f"scatter of {target} residuals [dex]")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, max(hi, 1.06 * top))
 
 
 def mass_metallicity(
@@ -178,25 +211,41 @@ def mass_metallicity(
     top = fig.add_subplot(gs[0, :])
     axes = [fig.add_subplot(gs[1, 0]), None]
     axes[1] = fig.add_subplot(gs[1, 1], sharex=axes[0], sharey=axes[0])
-    x = np.linspace(*TREMONTI_RANGE, 100)
     for ax, col, name in ((axes[0], "true", truth), (axes[1], "pred", "CNN")):
-        ax.hexbin(df["lgm_tot_p50"], df[col], gridsize=40, mincnt=1, cmap=style.CMAP, bins="log")
-        ax.plot(
-            x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)"
-        )
-        resid = df[col] - tremonti_mzr(df["lgm_tot_p50"])
-        ax.text(
-            0.03,
-            0.95,
-            f"Z$_{{\\rm {col}}}$ ({name})\nscatter about MZR: NMAD {nmad(resid):.3f} dex",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=10,
-        )
-        ax.set_xlabel(r"$\log M_\star / M_\odot$ (true) [dex]")
-        ax.legend(loc="lower right", frameon=False)
+        _mzr_panel(ax, df, col, name)
     axes[0].set_ylabel(style.Z_LABEL)
     axes[1].tick_params(labelleft=False)
+    _scatter_ratio_panel(top, bins, ratio=ratio, wstd=wstd, boot=boot)
+    top.set_xlim(*axes[0].get_xlim())
+    style.save(fig, out)
+    return {
+        "scatter_ratio": ratio,
+        "scatter_ratio_wstd": wstd,
+        "scatter_ratio_bootstrap": boot,
+        "n": len(df),
+    }
+
+
+def _mzr_panel(ax, df: pd.DataFrame, col: str, name: str) -> None:
+    """Z (`col`) against the true mass, with the Tremonti curve and the NMAD about it."""
+    x = np.linspace(*TREMONTI_RANGE, 100)
+    ax.hexbin(df["lgm_tot_p50"], df[col], gridsize=40, mincnt=1, cmap=style.CMAP, bins="log")
+    ax.plot(x, tremonti_mzr(x), color=style.COLORS["nmad"], lw=2, label="Tremonti et al. (2004)")
+    resid = df[col] - tremonti_mzr(df["lgm_tot_p50"])
+    style.corner_text(
+        ax,
+        f"Z$_{{\\rm {col}}}$ ({name})\nscatter about MZR: NMAD {nmad(resid):.3f} dex",
+        fontsize=10,
+    )
+    ax.set_xlabel(r"$\log M_\star / M_\odot$ (true) [dex]")
+    ax.legend(loc="lower right", frameon=False)
+
+
+def _scatter_ratio_panel(
+    top, bins: pd.DataFrame, *, ratio: float, wstd: float, boot: float
+) -> None:
+    """The per-mass-bin NMAD ratio (marker area by galaxy count), its weighted mean against the
+    paper's, and the line of equal scatter."""
     top.scatter(
         bins["mass_centre"],
         bins["ratio"],
@@ -209,20 +258,15 @@ def mass_metallicity(
         color=style.COLORS["cnn"],
         ls="--",
         lw=1,
-        label=f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); paper 0.821 $\\pm$ 0.077",
+        label=(
+            f"weighted mean {ratio:.3f} $\\pm$ {wstd:.3f} (bootstrap $\\pm$ {boot:.3f}); "
+            "paper 0.821 $\\pm$ 0.077"
+        ),
     )
     top.axhline(1, color=style.COLORS["line"], lw=0.8)
     top.set_ylabel("NMAD ratio\nCNN / true")
-    top.set_xlim(*axes[0].get_xlim())
     top.tick_params(labelbottom=False)
     top.legend(loc="upper left", frameon=False, fontsize=8)
-    style.save(fig, out)
-    return {
-        "scatter_ratio": ratio,
-        "scatter_ratio_wstd": wstd,
-        "scatter_ratio_bootstrap": boot,
-        "n": len(df),
-    }
 
 
 def distributions(pred_csv: str, out: list[str], size: int | None = None) -> None:
@@ -338,14 +382,7 @@ def stellar_mass(mass_pred_csv: str, z_catalog_csv: str, z_column: str, out: lis
         ax.hist2d(xt, yp, bins=40, range=[[lo, hi], [lo, hi]], cmap=style.CMAP, cmin=1)
         ax.plot([lo, hi], [lo, hi], color=style.COLORS["line"], ls="--", lw=1)
         res = np.asarray(yp) - np.asarray(xt)
-        ax.text(
-            0.03,
-            0.95,
-            f"N = {len(res)}\nRMSE {rmse(res):.4f}\nNMAD {nmad(res):.4f}",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=9,
-        )
+        style.corner_text(ax, f"N = {len(res)}\nRMSE {rmse(res):.4f}\nNMAD {nmad(res):.4f}")
         ax.set_xlabel(f"${lab}$ [dex]")
     axes[0].set_ylabel(r"$\log M_{\star,\rm pred}$ [dex] (CNN)")
     axes[1].set_ylabel(r"Z from Tremonti MZR at $M_{\star,\rm pred}$ [dex]")
@@ -367,16 +404,32 @@ def uncertainty_calibration(
     """Are the predicted uncertainties right? Coverage against nominal level, residual/pred_std
     against a unit Gaussian and, where the catalog has oh_p16 and oh_p84, pred_std against the
     spectroscopic half-width (oh_p84 - oh_p16)/2."""
-    from scipy.stats import norm
-
     df = pd.read_csv(pred_csv)
     z = (df["pred"] - df["true"]) / df["pred_std"]
     cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"})
     spec = {"oh_p16", "oh_p84"} <= set(cat.columns) and label == "oh_p50"
     fig, axes = plt.subplots(1, 3 if spec else 2, figsize=(13 if spec else 9, 4))
+    _coverage_panel(axes[0], z)
+    _pull_panel(axes[1], z)
+    result = {
+        "n": len(df),
+        "coverage_1sigma": float((np.abs(z) < 1).mean()),
+        "coverage_2sigma": float((np.abs(z) < 2).mean()),
+    }
+    if spec:
+        result["median_spectroscopic_half_width"] = _half_width_panel(axes[2], df, cat)
+    fig.tight_layout()
+    style.save(fig, out)
+    return result
+
+
+def _coverage_panel(ax, z: pd.Series) -> None:
+    """Fraction of galaxies inside each nominal Gaussian interval, with the 1 and 2 sigma values
+    written in a corner (never at the points: the 2 sigma point sits at the top edge)."""
+    from scipy.stats import norm
+
     levels = np.linspace(0.01, 0.99, 99)
     covered = [(np.abs(z) < norm.ppf(0.5 + p / 2)).mean() for p in levels]
-    ax = axes[0]
     ax.plot(levels, covered, color=style.COLORS["cnn"], label="CNN")
     ax.plot([0, 1], [0, 1], color=style.COLORS["line"], ls="--", lw=1, label="calibrated")
     inside = []
@@ -384,7 +437,6 @@ def uncertainty_calibration(
         got = (np.abs(z) < norm.ppf(0.5 + p / 2)).mean()
         ax.plot(p, got, "o", color=style.COLORS["nmad"])
         inside.append(f"{name} ({p:.3f}): {got:.3f}")
-    # in a corner of the axes, never at the points: the 2 sigma point sits at the top edge
     ax.text(
         0.97,
         0.04,
@@ -401,7 +453,12 @@ def uncertainty_calibration(
         ylim=(0, 1),
     )
     ax.legend(frameon=False, loc="upper left")
-    ax = axes[1]
+
+
+def _pull_panel(ax, z: pd.Series) -> None:
+    """The residual / pred_std histogram (clipped to +-5) against the unit Gaussian it should be."""
+    from scipy.stats import norm
+
     bins = np.linspace(-5, 5, 51)
     ax.hist(
         z.clip(-5, 5),
@@ -414,23 +471,17 @@ def uncertainty_calibration(
     ax.plot(bins, norm.pdf(bins), color=style.COLORS["line"], lw=1.5, label="unit Gaussian")
     ax.set(xlabel=r"$(Z_{\rm pred} - Z_{\rm true}) / \sigma_{\rm pred}$", ylabel="density")
     ax.legend(frameon=False, fontsize=8)
-    result = {
-        "n": len(df),
-        "coverage_1sigma": float((np.abs(z) < 1).mean()),
-        "coverage_2sigma": float((np.abs(z) < 2).mean()),
-    }
-    if spec:
-        m = df.merge(cat[["objID", "oh_p16", "oh_p84"]], on="objID")
-        half = (m["oh_p84"] - m["oh_p16"]) / 2
-        ax = axes[2]
-        ax.scatter(half, m["pred_std"], s=6, alpha=0.5, color=style.COLORS["cnn"])
-        top = float(np.nanmax([half.max(), m["pred_std"].max()]))
-        ax.plot([0, top], [0, top], color=style.COLORS["line"], ls="--", lw=1)
-        ax.set(
-            xlabel=r"spectroscopic $(Z_{84} - Z_{16}) / 2$ [dex]",
-            ylabel=r"CNN $\sigma_{\rm pred}$ [dex]",
-        )
-        result["median_spectroscopic_half_width"] = float(np.nanmedian(half))
-    fig.tight_layout()
-    style.save(fig, out)
-    return result
+
+
+def _half_width_panel(ax, df: pd.DataFrame, cat: pd.DataFrame) -> float:
+    """pred_std against the spectroscopic half-width (oh_p84 - oh_p16)/2; returns its median."""
+    m = df.merge(cat[["objID", "oh_p16", "oh_p84"]], on="objID")
+    half = (m["oh_p84"] - m["oh_p16"]) / 2
+    ax.scatter(half, m["pred_std"], s=6, alpha=0.5, color=style.COLORS["cnn"])
+    top = float(np.nanmax([half.max(), m["pred_std"].max()]))
+    ax.plot([0, top], [0, top], color=style.COLORS["line"], ls="--", lw=1)
+    ax.set(
+        xlabel=r"spectroscopic $(Z_{84} - Z_{16}) / 2$ [dex]",
+        ylabel=r"CNN $\sigma_{\rm pred}$ [dex]",
+    )
+    return float(np.nanmedian(half))

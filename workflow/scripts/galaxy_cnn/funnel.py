@@ -19,14 +19,14 @@ def galaxies_read(catalog_meta: dict) -> int:
 
 
 def check_excluded(counts: dict[str, int], n_read: int, max_fraction: float, listing: str) -> int:
-    """Stop if too many galaxies are excluded (`counts`: how many for each reason); return how many."""
+    """Stop if too many galaxies are excluded (`counts`: how many per reason); return how many."""
     counts = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
     lost = sum(counts.values())
     if n_read and lost / n_read > max_fraction:
         top = "; ".join(f"{n} {reason}" for reason, n in list(counts.items())[:5])
         raise TooManyExcluded(
             f"{lost} of {n_read} galaxies read ({lost / n_read:.1%}) were excluded, more than "
-            f"cutouts.max_missing_fraction={max_fraction}. Main reasons: {top}. Every excluded row, with "
-            f"its reason, is listed in {listing}"
+            f"cutouts.max_missing_fraction={max_fraction}. Main reasons: {top}. "
+            f"Every excluded row, with its reason, is listed in {listing}"
         )
     return lost

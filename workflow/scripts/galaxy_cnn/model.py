@@ -18,14 +18,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ConcatPool(nn.Module):
-    """Average and max pooling side by side (fastai's AdaptiveConcatPool2d): 512 -> 1024 features."""
+    """Average and max pooling side by side (fastai's AdaptiveConcatPool2d): 512 -> 1024
+    features."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
 
 
 def paper_head(n_features: int = 512, n_out: int = 1) -> nn.Sequential:
-    """AdaptiveConcatPool -> BN -> Dropout 0.25 -> Linear 512 -> ReLU -> BN -> Dropout 0.5 -> Linear n_out."""
+    """AdaptiveConcatPool -> BN -> Dropout 0.25 -> Linear 512 -> ReLU -> BN -> Dropout 0.5 ->
+    Linear n_out."""
     return nn.Sequential(
         ConcatPool(),
         nn.BatchNorm1d(2 * n_features),
@@ -39,7 +41,8 @@ def paper_head(n_features: int = 512, n_out: int = 1) -> nn.Sequential:
 
 
 class GalaxyRegressor(nn.Module):
-    """Images in [0, 255] (float) -> (mean, sigma) of the target in physical units (dex), shape (N, 2).
+    """Images in [0, 255] (float) -> (mean, sigma) of the target in physical units (dex), shape
+    (N, 2).
 
     The mean comes from the paper's ResNet-34 and head. Sigma comes from a second head of the same
     design that reads the body's features detached: it learns each galaxy's error without changing
@@ -183,7 +186,8 @@ def build_model(
     device: torch.device,
     channels_last: bool | None = None,
 ) -> GalaxyRegressor:
-    """The model both engines train: targets standardised by the training set, optional ImageNet body."""
+    """The model both engines train: targets standardised by the training set, optional ImageNet
+    body."""
     from .device import mixed_precision_default
 
     model = GalaxyRegressor(float(train_y.float().mean()), float(train_y.float().std()))
@@ -204,7 +208,8 @@ class ModelFileError(InputError):
 def save_model(
     members: list[GalaxyRegressor], path: str, meta: dict, sigma_scale: float = 1.0
 ) -> None:
-    """Weights (state dicts of tensors) and plain metadata: data only, loadable with weights_only."""
+    """Weights (state dicts of tensors) and plain metadata: data only, loadable with
+    weights_only."""
     from . import files
 
     states = [m.float().to(memory_format=torch.contiguous_format).state_dict() for m in members]
@@ -308,7 +313,8 @@ def float_batches(
 
 @torch.no_grad()
 def precise_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int) -> None:
-    """Re-estimate BatchNorm running statistics with the final weights (PreciseBN, Wu & Johnson 2021).
+    """Re-estimate BatchNorm running statistics with the final weights (PreciseBN, Wu & Johnson
+    2021).
 
     With few steps per epoch the running averages lag behind the weights and eval-mode predictions
     come out biased (the demo's 64 px model was off by +0.16 dex); one pass over the training images

@@ -1,4 +1,4 @@
-"""SDSS SkyServer client: paged SQL and JPEG cutouts (../shared/reference/skyserver.md).
+"""SDSS SkyServer client: paged SQL and JPEG cutouts.
 
 The service reports many failures with HTTP 200, so every response is validated before it is
 trusted: SQL pages must be a `#Table1` CSV with the expected header and complete rows; cutouts
@@ -14,11 +14,13 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import requests
 
 from .columns import CATALOG_COLUMNS
+from .cutouts import CutoutResult
 from .images import ImageError, decode_image
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ _SELECT = {
 
 
 def paper_sql(top: int, after_spec_obj_id: int = 0) -> str:
-    """The paper's selection (paper.md), one keyset page ordered by specObjID."""
+    """The paper's galaxy selection, one keyset page ordered by specObjID."""
     if not 0 < top <= MAX_ROWS:
         raise ValueError(f"sdss.page_size must be in 1..{MAX_ROWS}, got {top}")
     cols = ", ".join(f"{_SELECT[c]} AS {c}" for c in CATALOG_COLUMNS)
@@ -62,14 +64,6 @@ class SkyServerError(RuntimeError):
 
 class SkyServerRejected(RuntimeError):
     """The server refused the request (error_message table, 4xx): retrying will not help."""
-
-
-def parse_csv_page(text: str, expected: list[str]) -> list[list[str]]:
-    """Validate a SqlSearch CSV body with exactly the `expected` header; its rows as strings."""
-    header, rows = parse_csv_table(text)
-    if header != expected:
-        raise SkyServerError(f"unexpected header {header}, expected {expected}")
-    return rows
 
 
 def parse_csv_table(
@@ -108,7 +102,8 @@ def parse_csv_table(
     return header, rows[1:]
 
 
-# Database errors in the SQL (HTTP 500 + JSON), as opposed to timeouts and overloads that a retry may cure.
+# Database errors in the SQL (HTTP 500 + JSON), as opposed to timeouts and overloads that a
+# retry may cure.
 PERMANENT_SQL_ERROR = re.compile(
     r"syntax|invalid (column|object) name|could not be bound|ambiguous column|"
     r"conversion failed",
@@ -167,13 +162,6 @@ class SqlClient:
         self.limiter = RateLimiter(1 / min_interval if min_interval > 0 else 0)
         self.session = requests.Session()
 
-    def query(self, sql: str, expected: list[str]) -> list[list[str]]:
-        """Run one query whose result has exactly the `expected` columns; its rows."""
-        header, rows = self.query_table(sql)
-        if header != expected:
-            raise SkyServerError(f"unexpected header {header}, expected {expected}")
-        return rows
-
     def query_table(
         self, sql: str, required: list[str] | tuple[str, ...] = ()
     ) -> tuple[list[str], list[list[str]]]:
@@ -188,9 +176,7 @@ class SqlClient:
                     raise SkyServerRejected(f"HTTP {resp.status_code}: {_error_text(resp)}")
                 if resp.status_code != 200:
                     text = _error_text(resp)
-                    if PERMANENT_SQL_ERROR.search(
-                        text
-                    ):  # the SQL itself is wrong: retrying cannot help
+                    if PERMANENT_SQL_ERROR.search(text):  # the SQL is wrong: a retry cannot help
                         raise SkyServerRejected(f"HTTP {resp.status_code}: {text}")
                     raise SkyServerError(f"HTTP {resp.status_code}: {text}")
                 return parse_csv_table(resp.text, required)
@@ -209,14 +195,47 @@ class SqlClient:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
+    def keyset_pages(
+        self,
+        sql_after: Callable[[int], str],
+        key: str,
+        *,
+        after: int = 0,
+        columns: list[str] | None = None,
+        required: list[str] | tuple[str, ...] = (),
+        check: Callable[[list[int]], None] | None = None,
+    ) -> Iterator[tuple[list[str], list[list[str]]]]:
+        """(header, rows) of each page of a selection keyset-paged on the integer column `key`,
+        the last one empty: a body cut at a line boundary looks like a short page, so only an
+        empty one ends the selection.
 
-@dataclass
-class CutoutResult:
-    status: str  # ok | outside_footprint | failed
-    attempts: int
-    http_status: int | None
-    error: str
-    data: bytes | None = None
+        A page must have the header `columns` (default: the first page's) and keys ascending past
+        the previous page's, or rows could be lost or doubled; `check(keys)` sees them first.
+        """
+        fixed = columns is not None
+        while True:
+            header, rows = self.query_table(sql_after(after), required)
+            if columns is None:
+                columns = header
+            elif header != columns:
+                raise SkyServerError(
+                    f"unexpected header {header}, expected {columns}"
+                    if fixed
+                    else f"query pages disagree on columns: {columns} then {header}"
+                )
+            if not rows:
+                yield header, rows
+                return
+            at = header.index(key)
+            ids = [int(r[at]) for r in rows]
+            if check is not None:
+                check(ids)
+            if ids != sorted(ids) or ids[0] <= after:
+                raise SkyServerError(
+                    f"SkyServer returned a page out of {key} order; paging is unsafe"
+                )
+            yield header, rows
+            after = ids[-1]
 
 
 class CutoutClient:

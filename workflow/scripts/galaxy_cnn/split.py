@@ -48,8 +48,9 @@ def make_split(index_csv: str, fractions: list[float], seed: int) -> tuple[pd.Da
 
 
 def write_split(
-    index_csv: str, fractions: list[float], seed: int, out_csv: str, out_json: str
+    index_csv: str, *, fractions: list[float], seed: int, out_csv: str, out_json: str
 ) -> dict:
+    """The split and its report (counts, fractions, seed, provenance)."""
     from . import files, provenance
 
     table, report = make_split(index_csv, fractions, seed)
@@ -68,7 +69,7 @@ def cv_folds(obj_ids: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def write_cv_fold(split_csv: str, folds: int, seed: int, fold: int, out_csv: str) -> pd.DataFrame:
-    """Fold `fold` of train+valid held out as `valid`, the other folds as `train`; `test` unchanged."""
+    """Fold `fold` of train+valid held out as `valid`, the other folds as `train`; `test` kept."""
     from . import files
 
     split = (

@@ -48,4 +48,9 @@ def save(fig, paths: list[str]) -> None:
     plt.close(fig)
 
 
+def corner_text(ax, text: str, *, fontsize: float = 9) -> None:
+    """A panel's statistics in its upper-left corner, in axes coordinates."""
+    ax.text(0.03, 0.95, text, transform=ax.transAxes, va="top", fontsize=fontsize)
+
+
 Z_LABEL = r"$12 + \log({\rm O/H})$ [dex]"

@@ -13,7 +13,7 @@ from .relations import in_tremonti_range, tremonti_mzr
 def headline_numbers(
     z_pred_csv: str, catalog_csv: str, mass_pred_csv: str | None = None, n_boot: int = 200
 ) -> dict[str, tuple[float, float, int]]:
-    """(rmse, nmad, n) for the MZR-based headline numbers; the scatter ratio as (ratio, error, n)."""
+    """(rmse, nmad, n) per MZR-based headline number; (ratio, error, n) for the scatter ratio."""
     cat = pd.read_csv(catalog_csv, dtype={"objID": "int64"})
     out = {}
     z = pd.read_csv(z_pred_csv)
@@ -41,6 +41,7 @@ def headline_numbers(
 
 def paper_comparison(
     metrics_csv: str,
+    *,
     baselines_csv: str,
     z_pred_csv: str,
     catalog_csv: str,
@@ -50,105 +51,17 @@ def paper_comparison(
     mass_pred_csv: str | None = None,
     cv_csv: str | None = None,
 ) -> pd.DataFrame:
-    """Long table (quantity, size, metric, ours, its 68% interval, published, difference, n) as CSV
-    and Markdown; the interval is the bootstrap over test galaxies (the spread over folds for CV)."""
+    """Long table (quantity, size, metric, ours, its 68% interval, published, difference, n) as
+    CSV and Markdown; the interval is the bootstrap over test galaxies (for CV, the spread over
+    folds)."""
     m = pd.read_csv(metrics_csv)
     m = m[m["target"] == target]
-    rows = []
-
-    def add(quantity, size, metric, ours, published, n, interval=(np.nan, np.nan)):
-        diff = ours - published if published is not None and np.isfinite(ours) else np.nan
-        rows.append(
-            {
-                "quantity": quantity,
-                "size": size,
-                "metric": metric,
-                "ours": ours,
-                "ours_lo": interval[0],
-                "ours_hi": interval[1],
-                "published": np.nan if published is None else published,
-                "difference": diff,
-                "n": n,
-            }
-        )
-
-    pub = paper.SIZES.set_index("size")
-    for _, r in m.sort_values("size", ascending=False).iterrows():
-        s = int(r["size"])
-        p = pub.loc[s] if s in pub.index else None
-        add(
-            "CNN Z_pred - Z_true",
-            s,
-            "RMSE",
-            r["rmse"],
-            None if p is None else p["rmse"],
-            int(r["n"]),
-            (r["rmse_lo"], r["rmse_hi"]),
-        )
-        add(
-            "CNN Z_pred - Z_true",
-            s,
-            "NMAD",
-            r["nmad"],
-            None if p is None else p["nmad"],
-            int(r["n"]),
-            (r["nmad_lo"], r["nmad_hi"]),
-        )
-    if len(m):
-        b = m.iloc[0]
-        desc, prmse, pnmad = paper.HEADLINE["baseline"]
-        add(desc, None, "RMSE", b["baseline_rmse"], prmse, int(b["n"]))
-        add(desc, None, "NMAD", b["baseline_nmad"], pnmad, int(b["n"]))
-    for _, r in pd.read_csv(baselines_csv).iterrows():
-        desc, prmse, pnmad = paper.HEADLINE[r["model"]]
-        add(desc, None, "RMSE", r["rmse"], prmse, int(r["n_test"]))
-        add(desc, None, "NMAD", r["nmad"], pnmad, int(r["n_test"]))
     size = int(m["size"].max()) if len(m) else None
+    rows = _cnn_rows(m) + _baseline_rows(m, pd.read_csv(baselines_csv))
     if cv_csv:
-        folds = pd.read_csv(cv_csv)
-        mean, std = float(folds["rmse"].mean()), float(folds["rmse"].std(ddof=1))
-        add(
-            f"{len(folds)}-fold cross-validation, mean over folds",
-            size,
-            "RMSE",
-            mean,
-            paper.CV_RMSE[0],
-            int(folds["n"].sum()),
-            (mean - std, mean + std),
-        )
-        add(
-            f"{len(folds)}-fold cross-validation, std over folds",
-            size,
-            "RMSE std",
-            std,
-            paper.CV_RMSE[1],
-            int(folds["n"].sum()),
-        )
-    for key, values in headline_numbers(z_pred_csv, catalog_csv, mass_pred_csv).items():
-        if key == "scatter_ratio":
-            add(
-                "MZR scatter ratio NMAD(CNN)/NMAD(SDSS)",
-                size,
-                "ratio",
-                values[0],
-                paper.SCATTER_RATIO[0],
-                values[2],
-            )
-            add(
-                "MZR scatter ratio, bootstrap error",
-                size,
-                "error",
-                values[1],
-                paper.SCATTER_RATIO[1],
-                values[2],
-            )
-            continue
-        desc, prmse, pnmad = paper.HEADLINE[key]
-        at = (
-            model_size(mass_pred_csv) if key in ("mass_cnn", "z_from_mass") else size
-        )  # the mass model's own
-        add(desc, at, "RMSE", values[0], prmse, values[2])
-        add(desc, at, "NMAD", values[1], pnmad, values[2])
+        rows += _cv_rows(pd.read_csv(cv_csv), size)
+    headline = headline_numbers(z_pred_csv, catalog_csv, mass_pred_csv)
+    rows += _headline_rows(headline, size, mass_pred_csv)
     table = pd.DataFrame(rows)
     table["size"] = table["size"].astype("Int64")
     table["n"] = table["n"].astype("Int64")
@@ -156,6 +69,97 @@ def paper_comparison(
     with files.atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(table))
     return table
+
+
+def _row(quantity, size, metric, ours, published, n, *, interval=(np.nan, np.nan)) -> dict:
+    """One line of the comparison; `published` None where the paper gives no number."""
+    diff = ours - published if published is not None and np.isfinite(ours) else np.nan
+    return {
+        "quantity": quantity,
+        "size": size,
+        "metric": metric,
+        "ours": ours,
+        "ours_lo": interval[0],
+        "ours_hi": interval[1],
+        "published": np.nan if published is None else published,
+        "difference": diff,
+        "n": n,
+    }
+
+
+def _cnn_rows(m: pd.DataFrame) -> list[dict]:
+    """The CNN's RMSE and NMAD at each image size, largest first, with bootstrap intervals."""
+    pub = paper.SIZES.set_index("size")
+    rows = []
+    for _, r in m.sort_values("size", ascending=False).iterrows():
+        s = int(r["size"])
+        p = pub.loc[s] if s in pub.index else None
+        for metric in ("rmse", "nmad"):
+            rows.append(
+                _row(
+                    "CNN Z_pred - Z_true",
+                    s,
+                    metric.upper(),
+                    r[metric],
+                    None if p is None else p[metric],
+                    int(r["n"]),
+                    interval=(r[f"{metric}_lo"], r[f"{metric}_hi"]),
+                )
+            )
+    return rows
+
+
+def _baseline_rows(m: pd.DataFrame, baselines: pd.DataFrame) -> list[dict]:
+    """The paper's baseline (in the metrics table), then the photometric baseline models."""
+    rows = []
+    if len(m):
+        b = m.iloc[0]
+        desc, prmse, pnmad = paper.HEADLINE["baseline"]
+        rows.append(_row(desc, None, "RMSE", b["baseline_rmse"], prmse, int(b["n"])))
+        rows.append(_row(desc, None, "NMAD", b["baseline_nmad"], pnmad, int(b["n"])))
+    for _, r in baselines.iterrows():
+        desc, prmse, pnmad = paper.HEADLINE[r["model"]]
+        rows.append(_row(desc, None, "RMSE", r["rmse"], prmse, int(r["n_test"])))
+        rows.append(_row(desc, None, "NMAD", r["nmad"], pnmad, int(r["n_test"])))
+    return rows
+
+
+def _cv_rows(folds: pd.DataFrame, size: int | None) -> list[dict]:
+    """Cross-validation: the mean RMSE over folds (their spread as its interval), and the spread."""
+    mean, std = float(folds["rmse"].mean()), float(folds["rmse"].std(ddof=1))
+    k, n = len(folds), int(folds["n"].sum())
+    return [
+        _row(
+            f"{k}-fold cross-validation, mean over folds",
+            size,
+            "RMSE",
+            mean,
+            paper.CV_RMSE[0],
+            n,
+            interval=(mean - std, mean + std),
+        ),
+        _row(
+            f"{k}-fold cross-validation, std over folds", size, "RMSE std", std, paper.CV_RMSE[1], n
+        ),
+    ]
+
+
+def _headline_rows(headline: dict, size: int | None, mass_pred_csv: str | None) -> list[dict]:
+    """The MZR-based headline numbers; the mass model's rows at that model's own size."""
+    rows = []
+    for key, values in headline.items():
+        if key == "scatter_ratio":
+            ratio, error = paper.SCATTER_RATIO
+            desc = "MZR scatter ratio NMAD(CNN)/NMAD(SDSS)"
+            rows.append(_row(desc, size, "ratio", values[0], ratio, values[2]))
+            desc = "MZR scatter ratio, bootstrap error"
+            rows.append(_row(desc, size, "error", values[1], error, values[2]))
+            continue
+        desc, prmse, pnmad = paper.HEADLINE[key]
+        at = model_size(mass_pred_csv) if key in ("mass_cnn", "z_from_mass") else size
+        rows.append(_row(desc, at, "RMSE", values[0], prmse, values[2]))
+        rows.append(_row(desc, at, "NMAD", values[1], pnmad, values[2]))
+    return rows
 
 
 def model_size(pred_csv: str) -> int:
@@ -215,6 +219,7 @@ def stale_outputs(folders: list[str], current: list[str]) -> list[str]:
 
 def run_summary(
     catalog_json: str,
+    *,
     manifest_json: str,
     pack_json: str,
     split_json: str,
@@ -232,13 +237,33 @@ def run_summary(
     )
     models = [files.read_json(p) for p in model_jsons]
     preds = [files.read_json(p) for p in prediction_jsons]
+    rows = _funnel_rows(cat, cut, pack, split) + _model_rows(models, preds)
+    stages = [("catalog", cat), ("cutouts", cut), ("pack", pack), ("split", split)]
+    rows += _provenance_rows(stages, models, preds)
+    rows += [
+        (
+            "stale",
+            path,
+            "not made by this configuration",
+            "left by a run with another config; not a result of this one "
+            "(delete it, or keep it knowingly)",
+        )
+        for path in stale
+    ]
+    table = pd.DataFrame(rows, columns=["stage", "item", "value", "note"])
+    files.write_csv(table, out_csv)
+    return table
+
+
+def _funnel_rows(cat: dict, cut: dict, pack: dict, split: dict) -> list[tuple]:
+    """Where the galaxies came from and how many each stage kept."""
     status = cut["by_status"]
     reasons = (
         "; ".join(f"{n} {r}" for r, n in cat.get("rejected_by_reason", {}).items())
         or "none rejected"
     )
     excluded = pack.get("excluded_so_far", cut.get("excluded_so_far", 0))
-    rows = [
+    return [
         ("source", "data source", cat["source"], _settings(cat.get("settings", {}))),
         (
             "source",
@@ -250,7 +275,11 @@ def run_summary(
             "cutouts",
             "image size and scale",
             f"{cut['image']['size']} px, {cut['image']['scale']} arcsec/px",
-            "",
+            " ".join(
+                str(cut["image"][k])
+                for k in ("service", "layer", "bands", "format")
+                if k in cut["image"]
+            ),
         ),
         ("funnel", "catalog rows read", cat["rows_in"], ""),
         (
@@ -286,6 +315,11 @@ def run_summary(
             f"fractions {split['fractions']}, seed {split['seed']}",
         ),
     ]
+
+
+def _model_rows(models: list[dict], preds: list[dict]) -> list[tuple]:
+    """Each model's training runs and ensemble, then each test-set prediction."""
+    rows = []
     for m in models:
         for member in m["members"]:
             t = member["train"]
@@ -294,8 +328,8 @@ def run_summary(
                     "train",
                     f"{m['target']} at {m['size']} px, seed {t['seed']}",
                     f"{member['n_train']} train / {member['n_valid']} valid",
-                    f"{t['engine']} on {member['device']}, loss {t['loss']}, {t['epochs']} epochs, batch "
-                    f"{t['batch_size']}, lr {t['lr']}, {member['train_seconds']:.0f} s",
+                    f"{t['engine']} on {member['device']}, loss {t['loss']}, {t['epochs']} epochs, "
+                    f"batch {t['batch_size']}, lr {t['lr']}, {member['train_seconds']:.0f} s",
                 )
             )
         cal = m["calibration"]
@@ -317,7 +351,14 @@ def run_summary(
                 f"{p['tta_views']} TTA views; {p['excluded_missing_target']} without a target",
             )
         )
-    stages = [("catalog", cat), ("cutouts", cut), ("pack", pack), ("split", split)]
+    return rows
+
+
+def _provenance_rows(
+    stages: list[tuple[str, dict]], models: list[dict], preds: list[dict]
+) -> list[tuple]:
+    """Each stage's code revision, time, machine and package versions."""
+    stages = list(stages)
     for m in models:
         stages += [
             (f"train {m['target']}-{m['size']}px seed {x['train']['seed']}", x)
@@ -325,6 +366,7 @@ def run_summary(
         ]
         stages.append((f"ensemble {m['target']}-{m['size']}px", m))
     stages += [(f"predict {p['target']}-{p['size']}px", p) for p in preds]
+    rows = []
     for stage, meta in stages:
         prov = meta.get("provenance", {})
         rows.append(
@@ -332,18 +374,8 @@ def run_summary(
                 "provenance",
                 stage,
                 prov.get("git", ""),
-                f"{prov.get('time_utc', '')}; {prov.get('gpu', prov.get('platform', ''))}; {_versions(prov)}",
+                f"{prov.get('time_utc', '')}; {prov.get('gpu', prov.get('platform', ''))}; "
+                f"{_versions(prov)}",
             )
         )
-    rows += [
-        (
-            "stale",
-            path,
-            "not made by this configuration",
-            "left by a run with another config; not a result of this one (delete it, or keep it knowingly)",
-        )
-        for path in stale
-    ]
-    table = pd.DataFrame(rows, columns=["stage", "item", "value", "note"])
-    files.write_csv(table, out_csv)
-    return table
+    return rows

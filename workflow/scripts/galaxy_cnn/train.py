@@ -22,11 +22,10 @@ from fastai.torch_core import set_seed
 
 from . import files, provenance
 from .batches import DeviceBatches
-from .catalog import read_catalog
-from .checks import train_problems
+from .dataset import load_split
 from .device import resolve_device
 from .errors import InputError
-from .images import downsample, load_packed
+from .fast import evaluate, train_fast
 from .model import (
     GalaxyRegressor,
     TrainingLoss,
@@ -35,34 +34,9 @@ from .model import (
     rmse_loss,
     save_model,
 )
+from .settings import TrainSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """The `train` section of the config. Engine-specific settings are None when not set."""
-
-    engine: str = "fastai"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    max_shift: float = 0.03
-    device: str = "auto"
-    seed: int = 42
-    loss: str = "gaussian"  # see model.TrainingLoss
-    pretrained: str | None = None
-    freeze_epochs: int = 0  # fastai engine with pretrained weights: head-only epochs first
-    compile: bool | None = None  # fast engine: torch.compile the model
-    cuda_graphs: bool | None = (
-        None  # fast engine: replay forward/backward as CUDA graphs (default on CUDA)
-    )
-
-    def __post_init__(self):
-        problems = train_problems(asdict(self))
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 @dataclass
@@ -76,49 +50,24 @@ class TrainData:
     excluded: dict
 
 
-def select_split(
-    index: pd.DataFrame,
-    catalog: pd.DataFrame,
-    split: pd.DataFrame,
-    target: str,
-    which: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Rows of `which` split with a finite target: (row numbers, objIDs, targets, n_missing)."""
-    if target not in catalog.columns:
-        raise KeyError(
-            f"targets: column '{target}' is not in the catalog (columns: {list(catalog.columns)})"
-        )
-    ids = split.loc[split["split"] == which, "objID"]
-    df = index[index["objID"].isin(ids)].merge(catalog[["objID", target]], on="objID", how="left")
-    finite = np.isfinite(df[target].to_numpy(dtype=float))
-    df = df[finite].sort_values("row")  # sorted rows read a memory-mapped array fastest
-    return (
-        df["row"].to_numpy(),
-        df["objID"].to_numpy(),
-        df[target].to_numpy(float),
-        int((~finite).sum()),
-    )
-
-
 def load_train_data(
-    packed: str, index_csv: str, catalog_csv: str, split_csv: str, target: str, size: int
+    images: str, index: str, catalog: str, split: str, *, target: str, size: int
 ) -> TrainData:
-    images, index = load_packed(packed, index_csv)
-    catalog = read_catalog(catalog_csv)
-    split = pd.read_csv(split_csv, dtype={"objID": "int64"})
+    """The train and valid splits' galaxies with a finite `target`, at `size` px, as tensors."""
     parts, excluded = {}, {}
     for which in ("train", "valid"):
-        rows, _, y, n_missing = select_split(index, catalog, split, target, which)
-        parts[which] = (torch.from_numpy(downsample(images[rows], size)), torch.tensor(y))
-        excluded[f"{which}_missing_{target}"] = n_missing
+        data = load_split(images, index, catalog, split, target=target, which=which, size=size)
+        parts[which] = (torch.from_numpy(data.images), torch.tensor(data.targets))
+        excluded[f"{which}_missing_{target}"] = data.n_missing
     return TrainData(*parts["train"], *parts["valid"], excluded=excluded)
 
 
 def train_model(
-    packed: str,
-    index_csv: str,
-    catalog_csv: str,
-    split_csv: str,
+    *,
+    images: str,
+    index: str,
+    catalog: str,
+    split: str,
     pack_report: str,
     target: str,
     size: int,
@@ -128,23 +77,57 @@ def train_model(
     settings: dict,
     threads: int = 1,
 ) -> dict:
-    """Train one ResNet-34 (mean and sigma of `target` at `size` px) with the seed in `settings`;
-    save it (a one-member model file), its history and its metadata."""
+    """Train one ResNet-34 (mean and sigma of `target` at `size` px) with the seed in `settings`
+    (the `train` section of the config); save it (a one-member model file), its history and its
+    metadata. The keywords are the train rule's inputs, wildcards, outputs and params."""
     s = TrainSettings(**settings)
     torch.set_num_threads(max(1, threads))
     set_seed(s.seed, reproducible=True)
     device = resolve_device(s.device)
-    data = load_train_data(packed, index_csv, catalog_csv, split_csv, target, size)
+    data = load_train_data(images, index, catalog, split, target=target, size=size)
     if len(data.train_x) < s.batch_size:
         raise InputError(
-            f"only {len(data.train_x)} training galaxies for {target}: fewer than train.batch_size={s.batch_size}"
+            f"only {len(data.train_x)} training galaxies for {target}: "
+            f"fewer than train.batch_size={s.batch_size}"
         )
     t0 = time.perf_counter()
-    if s.engine == "fast":
-        from .fast import train_fast
+    model, history = _train_and_settle(data, size, s, device)
+    seconds = time.perf_counter() - t0
+    _check_finite(model, data, target, size, s)
+    files.write_csv(history, out_history)
+    cutouts = files.read_json(pack_report)["cutouts"]
+    meta = {
+        "target": target,
+        "size": size,
+        "n_train": len(data.train_x),
+        "n_valid": len(data.valid_x),
+        "excluded": data.excluded,
+        "train_seconds": seconds,
+        "device": str(device),
+        "cutouts": cutouts,  # source, service (layer, bands, format), size, scale
+        "train": asdict(s),
+        "provenance": provenance.collect(),
+    }
+    save_model([model], out_model, meta)
+    files.write_json(meta, out_meta)
+    return meta
 
+
+def _train_and_settle(
+    data: TrainData, size: int, s: TrainSettings, device: torch.device
+) -> tuple[GalaxyRegressor, pd.DataFrame]:
+    """Train with the chosen engine, then settle BatchNorm's statistics (and the sigma head of a
+    model trained without a sigma loss) as the saved model will predict: in eval mode."""
+    if s.engine == "fast":
         model, rows = train_fast(
-            data.train_x, data.train_y, data.valid_x, data.valid_y, size, s, device, log=log.info
+            data.train_x,
+            data.train_y,
+            data.valid_x,
+            data.valid_y,
+            size=size,
+            settings=s,
+            device=device,
+            log=log.info,
         )
         history = pd.DataFrame(rows)[["epoch", "train_loss", "valid_rmse", "train_seconds"]]
     else:
@@ -153,8 +136,6 @@ def train_model(
     if s.loss == "rmse":
         model.drop_sigma_head()
     if len(data.valid_x):
-        from .fast import evaluate
-
         valid = float(
             evaluate(
                 model,
@@ -166,35 +147,22 @@ def train_model(
         )
         log.info("validation RMSE after re-estimating BatchNorm statistics: %.4f", valid)
     model.eval()
-    seconds = time.perf_counter() - t0
-    if not all(torch.isfinite(p).all() for p in model.parameters()):
-        y = data.train_y.double()
-        raise InputError(
-            f"training {target} at {size} px diverged (non-finite weights); try a lower train.lr (now {s.lr}), "
-            f"check the training targets (min {float(y.min()):.4g}, max {float(y.max()):.4g}, std "
-            f"{float(y.std()):.4g}) and that the images at {size} px are not all identical"
-        )
-    files.write_csv(history, out_history)
-    cutouts = files.read_json(pack_report)["cutouts"]
-    meta = {
-        "target": target,
-        "size": size,
-        "n_train": len(data.train_x),
-        "n_valid": len(data.valid_x),
-        "excluded": data.excluded,
-        "train_seconds": seconds,
-        "device": str(device),
-        "cutouts": {
-            "size": cutouts["size"],
-            "scale": cutouts["scale"],
-            "source": cutouts["source"],
-        },
-        "train": asdict(s),
-        "provenance": provenance.collect(),
-    }
-    save_model([model], out_model, meta)
-    files.write_json(meta, out_meta)
-    return meta
+    return model, history
+
+
+def _check_finite(
+    model: GalaxyRegressor, data: TrainData, target: str, size: int, s: TrainSettings
+) -> None:
+    """Refuse a diverged model, with what to try: a model with NaN weights predicts nothing."""
+    if all(torch.isfinite(p).all() for p in model.parameters()):
+        return
+    y = data.train_y.double()
+    raise InputError(
+        f"training {target} at {size} px diverged (non-finite weights); try a lower train.lr "
+        f"(now {s.lr}), check the training targets (min {float(y.min()):.4g}, max "
+        f"{float(y.max()):.4g}, std {float(y.std()):.4g}) and that the images at {size} px are "
+        "not all identical"
+    )
 
 
 def _train_fastai(
@@ -204,8 +172,18 @@ def _train_fastai(
     model = build_model(data.train_y, s.pretrained, device)
     max_shift = int(round(s.max_shift * size))
     dls = DataLoaders(
-        DeviceBatches(data.train_x, data.train_y, s.batch_size, True, max_shift, s.seed, device),
-        DeviceBatches(data.valid_x, data.valid_y, 2 * s.batch_size, False, device=device),
+        DeviceBatches(
+            data.train_x,
+            data.train_y,
+            batch_size=s.batch_size,
+            shuffle=True,
+            max_shift=max_shift,
+            seed=s.seed,
+            device=device,
+        ),
+        DeviceBatches(
+            data.valid_x, data.valid_y, batch_size=2 * s.batch_size, shuffle=False, device=device
+        ),
         device=device,
     )
     learn = Learner(

@@ -7,18 +7,9 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
-from .. import files
 from ..catalog import clean_catalog, read_catalog, write_catalog
-from ..cutouts import (
-    cutout_stamp,
-    is_verified,
-    manifest_row,
-    shard_rows,
-    stamp_jpeg,
-    write_manifest,
-)
+from ..cutouts import CutoutResult, cutout_stamp, run_shard, shard_rows
 from ..errors import CatalogError, InputError, TooManyExcluded
 from ..images import ImageError, index_image_folder, jpeg_of, read_local_image
 
@@ -47,7 +38,7 @@ def read_user_csv(path: Path, key: str) -> pd.DataFrame:
 
 
 def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
-    """objID plus the target columns `settings['targets']`; ra/dec optional (blanked where invalid)."""
+    """objID plus the target columns `settings['targets']`; ra/dec optional (blank if invalid)."""
     path = Path(inputs["user_catalog"])
     raw = read_user_csv(path, "local.catalog")
     targets = settings["targets"]
@@ -78,8 +69,8 @@ def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
         report[f"missing_{col}"] = blank
         if n and blank / n > settings["max_missing_fraction"]:
             raise TooManyExcluded(
-                f"local.catalog {path}: {blank} of {n} rows ({blank / n:.1%}) have no {col} value, more than "
-                f"cutouts.max_missing_fraction={settings['max_missing_fraction']}"
+                f"local.catalog {path}: {blank} of {n} rows ({blank / n:.1%}) have no {col} "
+                f"value, more than cutouts.max_missing_fraction={settings['max_missing_fraction']}"
             )
     meta = {"source": "local", "catalog": str(path.resolve()), "settings": settings}
     return write_catalog(df, report, rejected, outputs, meta)
@@ -88,6 +79,7 @@ def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
 def cutouts_shard(
     catalog_csv: str,
     inputs: dict,
+    *,
     shard: int,
     n_shards: int,
     image: dict,
@@ -95,64 +87,76 @@ def cutouts_shard(
     folder: str,
     out_manifest: str,
 ) -> pd.DataFrame:
-    """Copy (RGB JPEG) or convert (anything else) the user's images; every problem is a manifest row."""
+    """Copy (RGB JPEG) or convert (anything else) the user's images; each problem is a manifest
+    row, and a galaxy whose image went bad loses its old cutout."""
+    source = _image_folder(settings["images"], folder)
+    by_id, _ = index_image_folder(source)
     size = image["size"]
-    source = Path(settings["images"])
-    rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
-    out = Path(folder)
-    if out.resolve() == source.resolve():  # e.g. results/cutouts linked to the user's folder
+    return run_shard(
+        shard_rows(read_catalog(catalog_csv), shard, n_shards),
+        folder,
+        out_manifest=out_manifest,
+        size=size,
+        stamp_of=lambda row: _stamp_of(
+            int(row.objID), by_id.get(int(row.objID), []), source=source, image=image
+        ),
+        make=lambda row: _import_image(by_id[int(row.objID)][0], size),
+        desc=f"import shard {shard}",
+        clear_failed=True,
+    )
+
+
+def _image_folder(images: str, folder: str) -> Path:
+    """The user's image folder, refused when it is the folder the cutouts are written to, since
+    the user's images are never written over."""
+    source = Path(images)
+    if Path(folder).resolve() == source.resolve():  # e.g. results/cutouts linked to the user's
         raise InputError(
             f"local.images: {source} is the folder the workflow writes its cutouts to ({folder}); "
             "the user's images are never written over"
         )
-    by_id, _ = index_image_folder(source)
-    out.mkdir(parents=True, exist_ok=True)
-    files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
-    results = []
-    for obj_id in tqdm(rows["objID"], desc=f"import shard {shard}", unit="img", mininterval=2):
-        found = by_id.get(int(obj_id), [])
-        dest = out / f"{obj_id}.jpg"
-        if not found:
-            results.append(
-                manifest_row(
-                    obj_id, "missing", 0, None, f"no image {obj_id}.jpg/.png/.fits in {source}"
-                )
-            )
-            continue
-        if len(found) > 1:
-            dest.unlink(missing_ok=True)
-            names = ", ".join(p.name for p in found)
-            results.append(
-                manifest_row(
-                    obj_id, "failed", 0, None, f"several images for objID {obj_id}: {names}"
-                )
-            )
-            continue
-        src = found[0]
-        try:
-            st = src.stat()
-            stamp = cutout_stamp(
-                source="local",
-                file=str(src.resolve()),
-                bytes=st.st_size,
-                mtime_ns=st.st_mtime_ns,
-                size=size,
-                scale=image["scale"],
-            )
-            if is_verified(dest, size, stamp):
-                results.append(manifest_row(obj_id, "ok", 0))
-                continue
-            data = src.read_bytes()
-            arr = read_local_image(src, size, data)
-        except (ImageError, OSError) as err:
-            dest.unlink(missing_ok=True)
-            reason = str(err) if str(err).startswith(src.name) else f"{src.name}: {err}"
-            results.append(manifest_row(obj_id, "failed", 1, None, reason))
-            continue
-        jpeg = data if data[:2] == b"\xff\xd8" and _is_rgb_jpeg(data) else jpeg_of(arr)
-        files.write_bytes(dest, stamp_jpeg(jpeg, stamp))
-        results.append(manifest_row(obj_id, "ok", 1))
-    return write_manifest(results, out_manifest)
+    return source
+
+
+def _stamp_of(obj_id: int, found: list[Path], *, source: Path, image: dict) -> str | CutoutResult:
+    """What the galaxy's cutout must carry (its one image's file, size and time, so an edited
+    image is imported again), or its manifest row when it has no image or several."""
+    if not found:
+        why = f"no image {obj_id}.jpg/.png/.fits in {source}"
+        return CutoutResult("missing", 0, None, why)
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        why = f"several images for objID {obj_id}: {names}"
+        return CutoutResult("failed", 0, None, why)
+    try:
+        st = found[0].stat()
+        return cutout_stamp(
+            source="local",
+            file=str(found[0].resolve()),
+            bytes=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            size=image["size"],
+            scale=image["scale"],
+        )
+    except OSError as err:
+        return _unreadable(found[0], err)
+
+
+def _import_image(src: Path, size: int) -> CutoutResult:
+    """The cutout of one user image: an RGB JPEG as it is (no second lossy encoding), anything
+    else converted; an image that cannot be read is a failed row."""
+    try:
+        data = src.read_bytes()
+        arr = read_local_image(src, size, data)
+    except (ImageError, OSError) as err:
+        return _unreadable(src, err)
+    jpeg = data if data[:2] == b"\xff\xd8" and _is_rgb_jpeg(data) else jpeg_of(arr)
+    return CutoutResult("ok", 1, None, "", jpeg)
+
+
+def _unreadable(src: Path, err: Exception) -> CutoutResult:
+    reason = str(err) if str(err).startswith(src.name) else f"{src.name}: {err}"
+    return CutoutResult("failed", 1, None, reason)
 
 
 def _is_rgb_jpeg(data: bytes) -> bool:

@@ -1,28 +1,21 @@
-"""SDSS SkyServer: the paper's SQL selection, keyset-paged, and getjpeg cutouts."""
+"""SDSS SkyServer: the paper's SQL selection, keyset-paged; cutouts from the configured service
+(SkyServer's getjpeg or the Legacy Surveys viewer, services.py) at the catalog's positions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from .. import files
 from ..catalog import clean_catalog, read_catalog, write_catalog
-from ..cutouts import (
-    cutout_stamp,
-    is_verified,
-    manifest_row,
-    shard_rows,
-    stamp_jpeg,
-    write_manifest,
-)
-from ..skyserver import CATALOG_COLUMNS, CutoutClient, Retry, SqlClient, paper_sql
+from ..cutouts import at_position, run_shard, shard_rows
+from ..services import cutout_service
+from ..skyserver import CATALOG_COLUMNS, Retry, SqlClient, paper_sql
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +23,7 @@ log = logging.getLogger(__name__)
 def download_sdss_catalog(
     base_url: str,
     pages_dir: str,
+    *,
     page_size: int = 50_000,
     limit: int | None = None,
     min_interval: float = 1.0,
@@ -39,8 +33,7 @@ def download_sdss_catalog(
 ) -> tuple[pd.DataFrame, dict]:
     """Keyset-page the paper's selection into atomic page files; resume from the pages on disk.
 
-    The download ends only on an empty page: a body cut at a line boundary looks like a short
-    last page, so a short page is confirmed by asking for what comes after it. Pages made for
+    The download ends only on an empty page (a `complete` marker then says so). Pages made for
     another URL, page size or limit are discarded first.
     """
     client = SqlClient(
@@ -50,42 +43,27 @@ def download_sdss_catalog(
         min_interval=min_interval,
     )
     pages = Path(pages_dir)
-    query = {
-        "url": base_url,
-        "page_size": page_size,
-        "limit": limit,
-        "sql": paper_sql(page_size, 0),
-    }
-    stamp = pages / "query.json"
-    if pages.exists() and (not stamp.exists() or files.read_json(stamp) != query):
-        log.info("discarding catalog pages made for another query in %s", pages)
-        shutil.rmtree(pages)
-    pages.mkdir(parents=True, exist_ok=True)
-    files.write_json(query, stamp)
-    done = sorted(pages.glob("page-*.csv"))
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in done]
+    query = {"url": base_url, "page_size": page_size, "limit": limit, "sql": paper_sql(page_size)}
+    frames, finished = _pages_on_disk(pages, query)
     n_rows = sum(len(f) for f in frames)
-    finished = bool(done) and (pages / "complete").exists()
     last = int(frames[-1]["specObjID"].iloc[-1]) if frames and len(frames[-1]) else 0
-    if done:
-        log.info("resuming: %d pages (%d rows) on disk, last specObjID %d", len(done), n_rows, last)
+
+    def sql_after(after: int) -> str:  # a limit's last page asks for no more than it lacks
+        return paper_sql(page_size if limit is None else min(page_size, limit - n_rows), after)
+
     with tqdm(desc="catalog pages", unit="row", initial=n_rows, mininterval=2) as bar:
-        while not finished and (limit is None or n_rows < limit):
-            top = page_size if limit is None else min(page_size, limit - n_rows)
-            rows = client.query(paper_sql(top, last), CATALOG_COLUMNS)
-            page = pd.DataFrame(rows, columns=CATALOG_COLUMNS, dtype=str)
-            if len(page):
-                ids = [int(v) for v in page["specObjID"]]
-                if ids != sorted(ids) or ids[0] <= last:
-                    raise RuntimeError(
-                        "SkyServer returned a page out of specObjID order; paging is unsafe"
-                    )
-                files.write_csv(page, pages / f"page-{len(frames):05d}.csv")
-                frames.append(page)
-                last = ids[-1]
-            n_rows += len(page)
-            bar.update(len(page))
-            if len(page) == 0:
+        if not finished and (limit is None or n_rows < limit):
+            keyed = client.keyset_pages(sql_after, "specObjID", after=last, columns=CATALOG_COLUMNS)
+            for _, rows in keyed:
+                if rows:
+                    page = pd.DataFrame(rows, columns=CATALOG_COLUMNS, dtype=str)
+                    files.write_csv(page, pages / f"page-{len(frames):05d}.csv")
+                    frames.append(page)
+                n_rows += len(rows)
+                bar.update(len(rows))
+                if limit is not None and n_rows >= limit:
+                    break
+            else:  # the empty page came
                 finished = True
         if finished:
             (pages / "complete").touch()
@@ -98,17 +76,33 @@ def download_sdss_catalog(
     }
 
 
+def _pages_on_disk(pages: Path, query: dict) -> tuple[list[pd.DataFrame], bool]:
+    """The pages a killed download left for this same query (others are discarded), and
+    whether the download had finished."""
+    stamp = pages / "query.json"
+    if pages.exists() and (not stamp.exists() or files.read_json(stamp) != query):
+        log.info("discarding catalog pages made for another query in %s", pages)
+        shutil.rmtree(pages)
+    pages.mkdir(parents=True, exist_ok=True)
+    files.write_json(query, stamp)
+    done = sorted(pages.glob("page-*.csv"))
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in done]
+    if done:
+        log.info("resuming: %d pages (%d rows) on disk", len(done), sum(len(f) for f in frames))
+    return frames, bool(done) and (pages / "complete").exists()
+
+
 def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
     s = settings
     raw, info = download_sdss_catalog(
         s["url"],
         s["pages"],
-        s["page_size"],
-        s["limit"],
-        s["min_query_interval"],
-        s["query_timeout"],
-        s["retries"],
-        s["retry_delay"],
+        page_size=s["page_size"],
+        limit=s["limit"],
+        min_interval=s["min_query_interval"],
+        timeout=s["query_timeout"],
+        retries=s["retries"],
+        retry_delay=s["retry_delay"],
     )
     df, report, rejected = clean_catalog(raw, name="SkyServer catalog")
     meta = {
@@ -124,6 +118,7 @@ def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
 def cutouts_shard(
     catalog_csv: str,
     inputs: dict,
+    *,
     shard: int,
     n_shards: int,
     image: dict,
@@ -131,50 +126,16 @@ def cutouts_shard(
     folder: str,
     out_manifest: str,
 ) -> pd.DataFrame:
-    """Fetch one shard's cutouts with `settings['concurrency']` connections under a global rate cap."""
-    size, scale, s = image["size"], image["scale"], settings
-    rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
-    client = CutoutClient(
-        s["url"],
-        size,
-        scale,
-        s["timeout"],
-        Retry(attempts=s["retries"], base_delay=s["retry_delay"]),
-        s["requests_per_second"],
+    """Fetch one shard's cutouts from the configured service (`settings`, see services.py),
+    `concurrency` at a time under the service's rate cap."""
+    service = cutout_service(settings, image)
+    return run_shard(
+        shard_rows(read_catalog(catalog_csv), shard, n_shards),
+        folder,
+        out_manifest=out_manifest,
+        size=image["size"],
+        stamp_of=service.stamp_of,
+        make=at_position(service.fetch),
+        concurrency=service.concurrency,
+        desc=f"shard {shard}",
     )
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    stale = files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
-    if stale:
-        log.info("shard %d: removed %d half-written files of a killed run", shard, stale)
-
-    def work(row) -> dict:
-        path = out / f"{int(row.objID)}.jpg"
-        stamp = cutout_stamp(
-            source="sdss",
-            url=s["url"],
-            size=size,
-            scale=scale,
-            ra=float(row.ra),
-            dec=float(row.dec),
-        )
-        if is_verified(path, size, stamp):
-            return manifest_row(row.objID, "ok", 0, None, "")
-        if not (np.isfinite(row.ra) and np.isfinite(row.dec)):
-            return manifest_row(row.objID, "failed", 0, None, "catalog row has no valid ra/dec")
-        res = client.fetch(float(row.ra), float(row.dec))
-        if res.status == "ok":
-            files.write_bytes(path, stamp_jpeg(res.data, stamp))
-        return manifest_row(row.objID, res.status, res.attempts, res.http_status, res.error)
-
-    with ThreadPoolExecutor(s["concurrency"]) as pool:
-        results = list(
-            tqdm(
-                pool.map(work, rows.itertuples()),
-                total=len(rows),
-                desc=f"shard {shard}",
-                unit="img",
-                mininterval=2,
-            )
-        )
-    return write_manifest(results, out_manifest)

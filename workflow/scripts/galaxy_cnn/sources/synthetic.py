@@ -1,29 +1,20 @@
-"""The synthetic universe: a catalog with known truth, and SkyServer-like cutouts rendered offline."""
+"""The synthetic universe: a catalog with known truth, and SkyServer-like cutouts made offline."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from .. import files
 from .. import synthetic as universe
 from ..catalog import clean_catalog, read_catalog, write_catalog
-from ..cutouts import (
-    cutout_stamp,
-    is_verified,
-    manifest_row,
-    shard_rows,
-    stamp_jpeg,
-    write_manifest,
-)
+from ..cutouts import CutoutResult, cutout_stamp, run_shard, shard_rows
+from ..images import jpeg_of
 
 log = logging.getLogger(__name__)
-# any change to the universe's code makes every cutout stale
-RENDERER_DIGEST = hashlib.sha256(Path(universe.__file__).read_bytes()).hexdigest()[:12]
+# a change to the rendering code (not the population's) makes every cutout stale
+RENDERER_DIGEST = universe.RENDER_DIGEST
 
 
 def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
@@ -47,6 +38,7 @@ def build_catalog(inputs: dict, settings: dict, outputs: dict) -> dict:
 def cutouts_shard(
     catalog_csv: str,
     inputs: dict,
+    *,
     shard: int,
     n_shards: int,
     image: dict,
@@ -54,40 +46,36 @@ def cutouts_shard(
     folder: str,
     out_manifest: str,
 ) -> pd.DataFrame:
-    """Render one shard; a galaxy's image depends on its row, the seed and the render settings only."""
-    size, scale = image["size"], image["scale"]
+    """Render one shard; a galaxy's image depends on its row, the seed and the render settings."""
+    size, scale, seed = image["size"], image["scale"], settings["seed"]
     render = universe.RenderSettings(**settings.get("render", {}))
     truth = pd.read_csv(inputs["truth"], dtype={"objID": "int64"})
-    rows = shard_rows(read_catalog(catalog_csv), shard, n_shards).merge(
-        truth, on="objID", how="left"
-    )
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    files.remove_stale_parts(out, {f"{int(o)}.jpg" for o in rows["objID"]})
-    results = []
-    for row in tqdm(
-        rows.itertuples(index=False),
-        total=len(rows),
-        desc=f"render shard {shard}",
-        unit="img",
-        mininterval=2,
-    ):
-        path = out / f"{int(row.objID)}.jpg"
-        stamp = cutout_stamp(
+    rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
+
+    def stamp_of(row) -> str:
+        return cutout_stamp(
             source="synthetic",
-            seed=settings["seed"],
+            seed=seed,
             render=render.as_dict(),
             size=size,
             scale=scale,
             code=RENDERER_DIGEST,
             galaxy=row._asdict(),
         )
-        if not is_verified(path, size, stamp):
-            rgb = universe.render_galaxy(
-                row, size, scale, universe.galaxy_seed(settings["seed"], row.objID), render
-            )
-            files.write_bytes(
-                path, stamp_jpeg(universe.jpeg_bytes(rgb, render.jpeg_quality), stamp)
-            )
-        results.append(manifest_row(row.objID, "ok", 1))
-    return write_manifest(results, out_manifest)
+
+    def make(row) -> CutoutResult:
+        rgb = universe.render_galaxy(
+            row, size, scale, universe.galaxy_seed(seed, row.objID), render
+        )
+        return CutoutResult("ok", 1, None, "", jpeg_of(rgb, render.jpeg_quality))
+
+    return run_shard(
+        rows.merge(truth, on="objID", how="left"),
+        folder,
+        out_manifest=out_manifest,
+        size=size,
+        stamp_of=stamp_of,
+        make=make,
+        desc=f"render shard {shard}",
+        kept_attempts=1,  # a render is one attempt, made now or kept from a run before
+    )

@@ -1,4 +1,5 @@
-"""Prediction with test-time augmentation: every galaxy seen in its dihedral views by every member.
+"""The predict stage: every galaxy seen in its dihedral views (test-time augmentation) by every
+member of the model. No fastai: prediction needs only PyTorch.
 
 For member k the mean over views is its prediction; its variance is the mean predicted variance
 plus the variance across views. The ensemble's mean is the members' mean, its variance the mean of
@@ -11,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
+from . import files, provenance
 from .augment import dihedral
-from .device import mixed_precision_default
-from .model import Ensemble, GalaxyRegressor, float_batches
+from .dataset import load_split
+from .device import mixed_precision_default, resolve_device
+from .model import Ensemble, GalaxyRegressor, float_batches, load_model
 
 
 @dataclass
@@ -89,11 +93,12 @@ def calibrate_sigma(true: np.ndarray, mean: np.ndarray, raw_std: np.ndarray) -> 
 
 
 def predict_split(
-    model_path: str,
-    packed: str,
-    index_csv: str,
-    catalog_csv: str,
-    split_csv: str,
+    *,
+    model: str,
+    images: str,
+    index: str,
+    catalog: str,
+    split: str,
     which: str,
     out_csv: str,
     out_meta: str,
@@ -102,42 +107,34 @@ def predict_split(
     views: int = 8,
     threads: int = 1,
 ) -> dict:
-    """objID, true, pred, pred_std (and each member's pred) for one split's galaxies with a finite target."""
-    import pandas as pd
-
-    from . import files, provenance
-    from .catalog import read_catalog
-    from .device import resolve_device
-    from .images import downsample, load_packed
-    from .model import load_model
-    from .train import select_split
-
+    """objID, true, pred, pred_std (and each member's pred) for the galaxies of split `which` with
+    a finite target. The keywords are the predict rule's inputs, outputs and params."""
     torch.set_num_threads(max(1, threads))
     dev = resolve_device(device)
-    model, meta = load_model(model_path, dev)
-    images, index = load_packed(packed, index_csv)
-    split = pd.read_csv(split_csv, dtype={"objID": "int64"})
-    rows, ids, y, n_missing = select_split(
-        index, read_catalog(catalog_csv), split, meta["target"], which
+    ensemble, meta = load_model(model, dev)
+    data = load_split(
+        images, index, catalog, split, target=meta["target"], which=which, size=meta["size"]
     )
-    pred = predict_tta(model, downsample(images[rows], meta["size"]), batch_size, views, dev)
-    table = pd.DataFrame({"objID": ids, "true": y, "pred": pred.mean, "pred_std": pred.std})
+    pred = predict_tta(ensemble, data.images, batch_size, views, dev)
+    table = pd.DataFrame(
+        {"objID": data.objids, "true": data.targets, "pred": pred.mean, "pred_std": pred.std}
+    )
     seeds = meta.get("seeds", [None] * pred.members.shape[1])
     if len(seeds) > 1:
         for j, seed in enumerate(seeds):
             table[f"pred_seed{seed}"] = pred.members[:, j]
     files.write_csv(table, out_csv, float_format="%.6f")
     info = {
-        "model": model_path,
+        "model": model,
         "target": meta["target"],
         "size": meta["size"],
         "split": which,
-        "n": len(ids),
-        "excluded_missing_target": n_missing,
+        "n": len(data.objids),
+        "excluded_missing_target": data.n_missing,
         "tta_views": views,
         "batch_size": batch_size,
         "members": pred.members.shape[1],
-        "sigma_scale": model.sigma_scale,
+        "sigma_scale": ensemble.sigma_scale,
         "device": str(dev),
         "provenance": provenance.collect(),
     }
