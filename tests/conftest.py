@@ -14,6 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+# the paper's figures, as results/figures/{name}.png and .pdf
+FIGURES = (
+    "gallery",
+    "distributions",
+    "pred_vs_true",
+    "metrics_vs_size",
+    "stellar_mass",
+    "mzr",
+    "calibration",
+)
 
 
 @pytest.fixture

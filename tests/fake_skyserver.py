@@ -123,18 +123,7 @@ class FakeSkyServer(LocalServer):
             throttled = len(self.query_times) > self.queries_per_minute
         sql = re.sub(r"--[^\n]*", "", cmd).replace(";", "").strip()
         if fault == "500":
-            return (
-                500,
-                "application/json",
-                json.dumps(
-                    {
-                        "ErrorCode": 500,
-                        "ErrorType": "InternalServerError",
-                        "ErrorMessage": "Execution Timeout Expired.",
-                        "LogMessageID": 1,
-                    }
-                ),
-            )
+            return database_error("Execution Timeout Expired.", log_id=1)
         if fault == "html":
             return (
                 200,
@@ -165,17 +154,7 @@ class FakeSkyServer(LocalServer):
         aliases = re.findall(r"\bAS\s+(\w+)\s*(?:,|FROM)", sql, re.I)
         unknown = [a for a in aliases if a not in self.columns]
         if unknown:
-            return (
-                500,
-                "application/json",
-                json.dumps(
-                    {
-                        "ErrorCode": 500,
-                        "ErrorType": "InternalServerError",
-                        "ErrorMessage": f"Invalid column name '{unknown[0]}'.",
-                    }
-                ),
-            )
+            return database_error(f"Invalid column name '{unknown[0]}'.")
         after = re.search(r"specObjID\s*>\s*(\d+)", sql)
         rows = [r for r in self.rows if not after or r["specObjID"] > int(after[1])]
         rows = rows[: min(int(top[1]) if top else SQL_MAX_ROWS, SQL_MAX_ROWS)]
@@ -196,17 +175,7 @@ class FakeSkyServer(LocalServer):
             re.I | re.S,
         )
         if not m or re.search(r"ORDER\s+BY", inner, re.I):
-            return (
-                500,
-                "application/json",
-                json.dumps(
-                    {
-                        "ErrorCode": 500,
-                        "ErrorType": "InternalServerError",
-                        "ErrorMessage": "Incorrect syntax in the subquery.",
-                    }
-                ),
-            )
+            return database_error("Incorrect syntax in the subquery.")
         cols = []
         for item in m[1].split(","):
             parts = re.split(r"\s+AS\s+", item.strip(), flags=re.I)
@@ -215,17 +184,7 @@ class FakeSkyServer(LocalServer):
                 parts[1] if len(parts) > 1 else parts[0].split(".")[-1],
             )
             if expr not in self.columns:
-                return (
-                    500,
-                    "application/json",
-                    json.dumps(
-                        {
-                            "ErrorCode": 500,
-                            "ErrorType": "InternalServerError",
-                            "ErrorMessage": f"Invalid column name '{expr}'.",
-                        }
-                    ),
-                )
+                return database_error(f"Invalid column name '{expr}'.")
             cols.append((expr, alias))
         photo = {r["objID"]: r for r in self.rows}
         rows = sorted(photo.values(), key=lambda r: r["objID"])
@@ -291,6 +250,12 @@ class FakeSkyServer(LocalServer):
             jpeg(width, height, obj),
             fault,
         )  # 'truncate' / 'drop' handled on send
+
+
+def database_error(message: str, *, log_id: int | None = None) -> tuple[int, str, str]:
+    """SkyServer's answer to a failed SQL statement: HTTP 500 with a JSON body."""
+    body = {"ErrorCode": 500, "ErrorType": "InternalServerError", "ErrorMessage": message}
+    return 500, "application/json", json.dumps(body | ({"LogMessageID": log_id} if log_id else {}))
 
 
 def _fmt(v) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY, copy_run, job_counts, run_snakemake
+from conftest import FIGURES, TINY, copy_run, job_counts, run_snakemake
 from galaxy_cnn import metrics
 
 
@@ -40,15 +40,7 @@ def test_every_output_exists(tiny_run):
             assert (r / "predictions" / f"{target}-{s}px.csv").is_file()
             assert (tiny_run / "logs" / "train" / f"{target}-{s}px-seed{seed}.log").is_file()
             assert (r / "benchmarks" / "train" / f"{target}-{s}px-seed{seed}.tsv").is_file()
-    for fig in [
-        "gallery",
-        "distributions",
-        "pred_vs_true",
-        "metrics_vs_size",
-        "stellar_mass",
-        "mzr",
-        "calibration",
-    ]:
+    for fig in FIGURES:
         for ext in ("png", "pdf"):
             assert (r / "figures" / f"{fig}.{ext}").stat().st_size > 5000
     for name in [

@@ -7,24 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY, copy_run, job_counts, run_snakemake
+from conftest import FIGURES, TINY, copy_run, job_counts, run_snakemake
 from galaxy_cnn.cutouts import read_stamp
 
 pytestmark = pytest.mark.slow
 
-FIGURES = {
-    f"figure_{f}"
-    for f in (
-        "distributions",
-        "gallery",
-        "mzr",
-        "pred_vs_true",
-        "stellar_mass",
-        "metrics_vs_size",
-        "calibration",
-    )
-}
-AFTER_PREDICT = {"predict", "metrics", "paper_comparison", "run_summary"} | FIGURES
+FIGURE_RULES = {f"figure_{f}" for f in FIGURES}
+AFTER_PREDICT = {"predict", "metrics", "paper_comparison", "run_summary"} | FIGURE_RULES
 AFTER_ENSEMBLE = {"ensemble"} | AFTER_PREDICT
 AFTER_TRAIN = {"train"} | AFTER_ENSEMBLE
 AFTER_SPLIT = {"split", "random_forest_baselines"} | AFTER_TRAIN
@@ -178,7 +167,7 @@ def test_changes_in_a_local_image_folder_rerun_the_import(local_finished):
         "paper_comparison",
         "run_summary",
         "random_forest_baselines",
-    } | (FIGURES - {"figure_mzr", "figure_stellar_mass"})
+    } | (FIGURE_RULES - {"figure_mzr", "figure_stellar_mass"})
     assert set(dry_run(work, cfg)) == after_import
     victim.write_bytes(original)
     os.utime(

@@ -5,7 +5,7 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import FIGURES, ROOT, run_snakemake
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -30,16 +30,7 @@ def test_paper_config_dry_run_lists_the_full_dag(tmp_path):
     assert (
         jobs["train_cv"] == 5 and jobs["predict_cv"] == 5 and jobs["cv_summary"] == 1
     )  # the paper's 5-fold CV
-    figures = {
-        "gallery",
-        "distributions",
-        "pred_vs_true",
-        "metrics_vs_size",
-        "stellar_mass",
-        "mzr",
-        "calibration",
-    }
-    assert {f"figure_{f}" for f in figures} <= set(jobs)
+    assert {f"figure_{f}" for f in FIGURES} <= set(jobs)
     assert {"random_forest_baselines", "paper_comparison", "run_summary"} <= set(jobs)
 
 
