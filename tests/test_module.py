@@ -194,9 +194,8 @@ def test_catalog_settings_parse_and_name_files_that_exist():
     assert "snakemake" in readme and "workflow" in readme
     license_text = (ROOT / "LICENSE").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert (
-        license_text.startswith("MIT License") and pyproject["project"]["license"]["text"] == "MIT"
-    )
+    assert license_text.startswith("MIT License") and pyproject["project"]["license"] == "MIT"
+    assert pyproject["project"]["license-files"] == ["LICENSE"]
 
 
 def test_package_file_list_is_complete():
