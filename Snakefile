@@ -77,6 +77,11 @@ include: "rules/apply.smk"
 include: "rules/calibration.smk"
 
 
+if COMPARE["run"]:  # another run of the same galaxies to compare with
+
+    include: "rules/compare.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -110,11 +110,25 @@ def apply_client_settings(cfg):
     return settings({"urls": urls} | {k: cfg["cutouts"][k] for k in CUTOUT_POLITENESS})
 
 
+# what a synthetic survey's cutouts imitate, so that apply fetches real ones like them
+SYNTHETIC_SURVEY = {
+    "sdss": {"survey": "sdss"},
+    "legacysurvey": {
+        "survey": "legacysurvey",
+        "layer": "ls-dr10",
+        "bands": "griz",
+        "format": "jpeg",
+    },
+}
+
+
 def image_record(cfg, name):
     """What the images are, for the manifest, the pack report and the models: the service that
     cut them (its layer, bands, format) or the source that made them, their size and scale.
     """
     own = {"service": name}
+    if name == "synthetic":
+        own |= SYNTHETIC_SURVEY[cfg["synthetic"]["survey"]]
     if name == "sdss":
         client = cutout_client_settings(cfg)
         own = {
@@ -146,6 +160,7 @@ def source_plan(cfg):
             truth=None,
             floor=None,
             truth_label="SDSS (MPA-JHU)",
+            calibrated=False,
         )
     if name == "synthetic":
         syn = cfg["synthetic"]
@@ -163,7 +178,11 @@ def source_plan(cfg):
                 {k: syn[k] for k in ("n_galaxies", "seed", "hidden_scatter")}
             ),
             cutout_inputs={"truth": "results/synthetic/truth.csv"},
-            cutout_settings=settings({"seed": syn["seed"], "render": syn["render"]}),
+            cutout_settings=settings(
+                {"seed": syn["seed"], "survey": syn["survey"], "render": syn["render"]}
+            ),
+            # the synthetic SDSS cutouts are compared with real ones; there are none of the others
+            calibrated=syn["survey"] == "sdss",
             truth="results/synthetic/truth.csv",
             floor="results/synthetic/floor.json",
             truth_label="synthetic catalog",
@@ -200,6 +219,7 @@ def source_plan(cfg):
         truth=None,
         floor=None,
         truth_label="your catalog",
+        calibrated=False,
     )
 
 
@@ -273,6 +293,24 @@ for problem in (
     config_error(problem)
 
 
+COMPARE = config["compare"]
+if COMPARE["run"] and not os.path.isdir(os.path.join(COMPARE["run"], "results")):
+    config_error(
+        f"compare.run: {COMPARE['run']} holds no results/ folder; give the working directory "
+        "of a finished run of the same galaxies"
+    )
+COMPARED_SIZES = sorted(config["targets"][MAIN_TARGET], reverse=True)
+
+
+def other_run_file(path):
+    """`path` in the run compare.run names (a file of that run's results/)."""
+    return os.path.join(os.path.normpath(COMPARE["run"]), path)
+
+
+def comparison_files(pattern):
+    return [pattern.format(target=MAIN_TARGET, size=s) for s in COMPARED_SIZES]
+
+
 def member_files(target, size):
     return [f"results/models/{target}-{size}px/seed{seed}.pt" for seed in SEEDS]
 
@@ -297,6 +335,8 @@ def figure_files():
         figs.append("stellar_mass")
     if "lgm_tot_p50" in SOURCE.columns:
         figs.append("mzr")
+    if COMPARE["run"]:
+        figs.append("comparison")
     return [f"results/figures/{f}.{ext}" for f in figs for ext in ("png", "pdf")]
 
 
@@ -312,7 +352,7 @@ def table_files():
 def final_outputs():
     applied = [f"results/applied/{name}.csv" for name in config.get("apply", {})]
     real = config.get("calibration", {}).get("real_images", "")
-    if SOURCE.truth and real and os.path.isdir(real):
+    if SOURCE.calibrated and real and os.path.isdir(real):
         applied.append("results/calibration/comparison.csv")
     return (
         ["results/metrics.csv"]
@@ -321,6 +361,7 @@ def final_outputs():
         + table_files()
         + cv_files()
         + applied
+        + (["results/comparison/comparison.csv"] if COMPARE["run"] else [])
     )
 
 
@@ -331,6 +372,7 @@ STALE_CHECKED = [
     "results/figures",
     "results/tables",
     "results/applied",
+    "results/comparison",
 ]
 
 
@@ -341,7 +383,11 @@ def current_outputs():
         f"results/{d}/{t}-{s}px" for d in ("models", "predictions") for t, s in MODELS
     ]
     return sorted(
-        stems + figure_files() + table_files() + [f"results/applied/{n}" for n in APPLY]
+        stems
+        + figure_files()
+        + table_files()
+        + [f"results/applied/{n}" for n in APPLY]
+        + (["results/comparison/"] if COMPARE["run"] else [])
     )
 
 

@@ -485,3 +485,47 @@ def _half_width_panel(ax, df: pd.DataFrame, cat: pd.DataFrame) -> float:
         ylabel=r"CNN $\sigma_{\rm pred}$ [dex]",
     )
     return float(np.nanmedian(half))
+
+
+def run_comparison(table_csv: str, labels: tuple[str, str], out: list[str]) -> None:
+    """NMAD against size for two runs of the same galaxies and for the other run's model on this
+    run's images (left), and the ratio of the two runs' NMAD (right), with 68% intervals."""
+    t = pd.read_csv(table_csv).sort_values("size")
+    this, other = labels
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(10, 4.2), width_ratios=[3, 2])
+    lines = (
+        ("nmad", f"{this}", "cnn", "o"),
+        ("other_nmad", f"{other}", "nmad", "s"),
+        ("other_model_nmad", f"{other} model on {this} images", "baseline", "^"),
+    )
+    for key, name, colour, marker in lines:
+        ax.errorbar(
+            t["size"],
+            t[key],
+            yerr=[t[key] - t[f"{key}_lo"], t[f"{key}_hi"] - t[key]],
+            marker=marker,
+            color=style.COLORS[colour],
+            capsize=3,
+            label=name,
+        )
+    sizes = [int(s) for s in t["size"]]
+    for a in (ax, ax_ratio):
+        a.set_xscale("log", base=2)
+        a.set_xticks(sizes)
+        a.set_xticklabels([str(s) for s in sizes])
+        a.set_xlim(min(sizes) / 1.5, max(sizes) * 1.5)
+        a.set_xlabel("image size [px]")
+    ax.set_ylabel("NMAD of residuals [dex]")
+    ax.legend(frameon=False, fontsize=8)
+    ax_ratio.errorbar(
+        t["size"],
+        t["nmad_ratio"],
+        yerr=[t["nmad_ratio"] - t["nmad_ratio_lo"], t["nmad_ratio_hi"] - t["nmad_ratio"]],
+        marker="o",
+        color=style.COLORS["line"],
+        capsize=3,
+    )
+    ax_ratio.axhline(1, color=style.COLORS["baseline"], lw=1, ls=":")
+    ax_ratio.set_ylabel(f"NMAD ratio, {this} / {other}")
+    fig.tight_layout()
+    style.save(fig, out)

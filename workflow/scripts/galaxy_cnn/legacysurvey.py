@@ -32,6 +32,13 @@ import requests
 
 from .cutouts import CutoutResult
 from .images import ImageError, decode_image, jpeg_of
+from .images.encode import (
+    DR2_SCALES,
+    DR10_SCALES,
+    rgb_to_uint8,
+    viewer_ls_dr10_rgb,
+    viewer_sdss_rgb,
+)
 from .layers import MAX_SIZE, bands_problem, layer_info
 from .skyserver import RateLimiter, Retry
 
@@ -46,61 +53,12 @@ BLANK_PATCH = 4  # px: blank runs are at least this wide; sky noise never is thi
 USER_AGENT = "galaxy-cnn (Wu & Boada 2019 reproduction; Legacy Surveys cutouts)"
 
 
-# sdss_rgb: band -> (RGB plane, scale); dr2_rgb and LsDr10Layer.get_rgb override some.
-_SDSS_SCALES = {"u": (2, 1.5), "g": (2, 2.5), "r": (1, 1.5), "i": (0, 1.0), "z": (0, 0.4)}
-_DR2_SCALES = {"g": (2, 6.0), "r": (1, 3.4), "z": (0, 2.2)}
-_DR10_STRETCH = 1.5
-_DR10_SCALES = {
-    b: (p, s * _DR10_STRETCH) for b, (p, s) in {"g": (2, 6.0), "r": (1, 3.4), "i": (0, 3.0)}.items()
-} | {"z": (0, 2.2 * _DR10_STRETCH)}
-_DR10_RGBVEC = {
-    "g": (0.0, 0.0, 0.75),
-    "r": (0.0, 0.5, 0.25),
-    "i": (0.25, 0.5, 0.0),
-    "z": (0.75, 0.0, 0.0),
-}
-
-
 class ViewerError(RuntimeError):
     """A failure worth retrying (server error, timeout, truncated body, HTML page)."""
 
 
 class ViewerRejected(RuntimeError):
     """An answer that a retry will not change (4xx, unknown layer, wrong bands or size)."""
-
-
-def _sdss_rgb(imgs, bands, scales=None, m=0.02, q=20.0) -> np.ndarray:
-    """views.sdss_rgb: asinh stretch of the mean intensity; each band sets one plane."""
-    rgbscales = _SDSS_SCALES | (scales or {})
-    mean = 0
-    for img, band in zip(imgs, bands, strict=True):
-        mean = mean + np.maximum(0, img * rgbscales[band][1] + m)
-    mean = mean / len(bands)
-    f_mean = np.arcsinh(q * mean) / np.sqrt(q)
-    mean = mean + (mean == 0.0) * 1e-6
-    rgb = np.zeros(mean.shape + (3,), np.float32)
-    for img, band in zip(imgs, bands, strict=True):
-        plane, scale = rgbscales[band]
-        rgb[:, :, plane] = (img * scale + m) * f_mean / mean
-    return np.clip(rgb, 0, 1)
-
-
-def _ls_dr10_rgb(imgs, bands, m=0.03, q=20.0) -> np.ndarray:
-    """LsDr10Layer.get_rgb (griz layers): asinh stretch; each band adds to several planes."""
-    mean = 0
-    for img, band in zip(imgs, bands, strict=True):
-        mean = mean + np.maximum(0, img * _DR10_SCALES[band][1] + m)
-    mean = mean / len(bands)
-    f_mean = np.arcsinh(q * mean) / np.sqrt(q)
-    mean = mean + (mean == 0.0) * 1e-6
-    gain = f_mean / mean
-    rgb = np.zeros(gain.shape + (3,), np.float32)
-    for img, band in zip(imgs, bands, strict=True):
-        v = np.clip((img * _DR10_SCALES[band][1] + m) * gain, 0, 1)
-        for plane, weight in enumerate(_DR10_RGBVEC[band]):
-            if weight:
-                rgb[:, :, plane] += weight * v
-    return rgb
 
 
 def bands_to_rgb(cube: np.ndarray, bands: str, layer: str = "ls-dr10") -> np.ndarray:
@@ -117,17 +75,12 @@ def bands_to_rgb(cube: np.ndarray, bands: str, layer: str = "ls-dr10") -> np.nda
         raise ValueError(f"layer {layer} has no band(s) {unknown} (it has {info.bands})")
     imgs = list(np.nan_to_num(cube, nan=0.0, posinf=0.0, neginf=0.0))
     if info.mapping == "ls-dr10":
-        return _ls_dr10_rgb(imgs, bands)
+        return viewer_ls_dr10_rgb(imgs, bands)
     if info.mapping == "ls-dr10-gri":
-        return _sdss_rgb(imgs, bands, scales=_DR10_SCALES)
+        return viewer_sdss_rgb(imgs, bands, scales=DR10_SCALES)
     if info.mapping == "dr2":
-        return _sdss_rgb(imgs, bands, scales=_DR2_SCALES, m=0.03)
-    return _sdss_rgb(imgs, bands)
-
-
-def rgb_to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """0..1 floats to bytes as the viewer's save_jpeg (matplotlib imsave) does: truncation."""
-    return (np.clip(np.nan_to_num(rgb), 0, 1) * 255).astype(np.uint8)
+        return viewer_sdss_rgb(imgs, bands, scales=DR2_SCALES, m=0.03)
+    return viewer_sdss_rgb(imgs, bands)
 
 
 def blank_rgb(layer: str, bands: str | None = None) -> np.ndarray:

@@ -27,7 +27,8 @@ from .skyserver import CutoutClient, Retry
 SERVICES = ("sdss", "legacysurvey")
 OWN_KEYS = {"sdss": (), "legacysurvey": ("layer", "bands", "format")}
 # The service whose cutouts stand for a model's images when apply fetches new ones. Synthetic
-# cutouts are rendered as SkyServer serves them; a local model's images are the user's own, and
+# cutouts are rendered as their recorded `survey` serves them (SkyServer, before there were
+# others); a local model's images are the user's own, and
 # apply fetched SkyServer's for it before there were other services. A model without a recorded
 # service is older than services: its images came from SkyServer.
 FETCHED_AS = {"sdss": "sdss", "legacysurvey": "legacysurvey", "synthetic": "sdss", "local": "sdss"}
@@ -77,12 +78,20 @@ def cutout_service(settings: dict, image: dict) -> CutoutService:
     return CutoutService(client.fetch, stamp_of, s["concurrency"])
 
 
+def fetched_as(cutouts: dict) -> str | None:
+    """The service whose cutouts stand for a model's images (`cutouts`, the model's record)."""
+    recorded = cutouts.get("service", "sdss")
+    if recorded == "synthetic":
+        return cutouts.get("survey", "sdss")
+    return FETCHED_AS.get(recorded)
+
+
 def model_service_settings(cutouts: dict, client: dict) -> dict:
     """The settings that fetch cutouts like a model's own: its service, layer, bands and format
     (`cutouts`, the model's record), with the config's url of that service and politeness
     (`client`: `urls` by service, and the shared keys)."""
     recorded = cutouts.get("service", "sdss")
-    service = FETCHED_AS.get(recorded)
+    service = fetched_as(cutouts)
     if service is None:
         raise InputError(
             f"the model's cutouts come from {recorded!r}: apply can fetch cutouts like them "
@@ -110,7 +119,7 @@ def declared_mismatch(declared: dict, cutouts: dict, *, name: str) -> str:
     model = {"service": "sdss"} | cutouts
     seen = model | declared
     differs = (
-        FETCHED_AS.get(model["service"], model["service"]) != seen["service"]
+        (fetched_as(model) or model["service"]) != seen["service"]
         or (seen["service"] == "legacysurvey" and seen.get("layer") != model.get("layer"))
         or not math.isclose(seen["scale"], model["scale"], rel_tol=1e-3)
     )

@@ -1,4 +1,5 @@
-"""The synthetic universe: a catalog with known truth, and SkyServer-like cutouts made offline."""
+"""The synthetic universe: a catalog with known truth, and SkyServer-like or Legacy-Surveys-like
+cutouts made offline."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def cutouts_shard(
 ) -> pd.DataFrame:
     """Render one shard; a galaxy's image depends on its row, the seed and the render settings."""
     size, scale, seed = image["size"], image["scale"], settings["seed"]
-    render = universe.RenderSettings(**settings.get("render", {}))
+    render = universe.render_settings(settings.get("survey", "sdss"), settings.get("render", {}))
     truth = pd.read_csv(inputs["truth"], dtype={"objID": "int64"})
     rows = shard_rows(read_catalog(catalog_csv), shard, n_shards)
 

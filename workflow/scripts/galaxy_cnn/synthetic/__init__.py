@@ -1,4 +1,5 @@
-"""A synthetic SDSS universe with known truth (docs/synthetic-universe.md).
+"""A synthetic universe with known truth, seen by SDSS or the Legacy Surveys
+(docs/synthetic-universe.md).
 
 `population` draws the galaxies (catalog columns and hidden truth), `render` draws their cutouts.
 RENDER_DIGEST names the code that shapes the pixels, so that only a change there remakes them.
@@ -26,6 +27,7 @@ from .render import (
     planes_to_rgb,
     render_galaxy,
     render_planes,
+    render_settings,
 )
 
 
@@ -54,4 +56,5 @@ __all__ = [
     "planes_to_rgb",
     "render_galaxy",
     "render_planes",
+    "render_settings",
 ]
