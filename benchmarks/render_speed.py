@@ -39,7 +39,7 @@ def naive_render(
     n_nat = synthetic.native_grid_px(size, scale)
     psf = galsim.Moffat(beta=3.5, fwhm=row.seeing_fwhm)
     beta = row.position_angle * galsim.degrees
-    f_bulge, f_disk = render._band_fluxes(row)
+    f_bulge, f_disk = render._band_fluxes(row, "gri")
     planes = []
     for b in range(3):
         gal = galsim.Exponential(half_light_radius=row.hlr_disk, flux=f_disk[b]).shear(

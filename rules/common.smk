@@ -12,6 +12,7 @@ import yaml
 from galaxy_cnn.checks import (
     apply_entry_problems,
     apply_model_problems,
+    compare_run_problems,
     config_problems,
     cutout_service_problems,
     duplicate_key_problems,
@@ -294,17 +295,20 @@ for problem in (
 
 
 COMPARE = config["compare"]
-if COMPARE["run"] and not os.path.isdir(os.path.join(COMPARE["run"], "results")):
-    config_error(
-        f"compare.run: {COMPARE['run']} holds no results/ folder; give the working directory "
-        "of a finished run of the same galaxies"
-    )
 COMPARED_SIZES = sorted(config["targets"][MAIN_TARGET], reverse=True)
 
 
 def other_run_file(path):
     """`path` in the run compare.run names (a file of that run's results/)."""
     return os.path.join(os.path.normpath(COMPARE["run"]), path)
+
+
+if COMPARE["run"]:
+    OTHER_MODEL_RECORD = other_run_file(
+        f"results/models/{MAIN_TARGET}-{COMPARED_SIZES[0]}px.json"
+    )
+    for problem in compare_run_problems(COMPARE["run"], IMAGES, OTHER_MODEL_RECORD):
+        config_error(problem)
 
 
 def comparison_files(pattern):

@@ -2,7 +2,7 @@
 # other run's models on this run's test images.
 
 
-rule predict_other_model:
+use rule predict as predict_other_model with:
     input:
         model=other_run_file("results/models/{target}-{size}px.pt"),
         images="results/packed/images.npy",
@@ -16,20 +16,6 @@ rule predict_other_model:
         "logs/comparison/{target}-{size}px-other-model.log",
     benchmark:
         "results/benchmarks/comparison/{target}-{size}px-other-model.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: 8  # capped at --cores by Snakemake
-    resources:
-        gpu=train_device_resources(),
-        mem_mb=8000,
-        runtime=15,
-    params:
-        split="test",
-        device=config["train"]["device"],
-        batch_size=config["predict"]["batch_size"],
-        views=config["predict"]["tta_views"],
-    script:
-        "../workflow/scripts/predict.py"
 
 
 rule compare_runs:
@@ -42,9 +28,7 @@ rule compare_runs:
         other_model=comparison_files(
             "results/comparison/{target}-{size}px-other-model.csv"
         ),
-        other_model_meta=other_run_file(
-            f"results/models/{MAIN_TARGET}-{COMPARED_SIZES[0]}px.json"
-        ),
+        other_model_record=OTHER_MODEL_RECORD,
     output:
         table=report(
             "results/comparison/comparison.csv",
@@ -53,12 +37,6 @@ rule compare_runs:
         ),
         md="results/comparison/comparison.md",
         meta="results/comparison/comparison.json",
-        png=report(
-            "results/figures/comparison.png",
-            caption="../report/comparison.rst",
-            category="Comparison",
-        ),
-        pdf="results/figures/comparison.pdf",
     log:
         "logs/comparison/compare_runs.log",
     conda:
@@ -67,14 +45,30 @@ rule compare_runs:
         mem_mb=4000,
     params:
         sizes=COMPARED_SIZES,
-        label=config["compare"]["label"],
-        other_label=config["compare"]["other_label"],
+        labels=[config["compare"]["label"], config["compare"]["other_label"]],
         images=IMAGES,
-        # the folder above the other run's results/
-        other_run=lambda w, input: os.path.dirname(
-            os.path.dirname(os.path.dirname(input.other[0]))
-        ),
+        other_run=COMPARE["run"],
         n_boot=2000,
         seed=config["split"]["seed"],
     script:
         "../workflow/scripts/compare_runs.py"
+
+
+rule figure_comparison:
+    input:
+        "results/comparison/comparison.csv",
+    output:
+        report(
+            "results/figures/comparison.png",
+            caption="../report/comparison.rst",
+            category="Comparison",
+        ),
+        "results/figures/comparison.pdf",
+    log:
+        "logs/figures/comparison.log",
+    conda:
+        "../envs/figures.yaml"
+    params:
+        labels=[config["compare"]["label"], config["compare"]["other_label"]],
+    script:
+        "../workflow/scripts/figure_comparison.py"

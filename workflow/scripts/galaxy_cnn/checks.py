@@ -5,6 +5,7 @@ Standard library only: the Snakefile imports it. Each problem is one message nam
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -231,6 +232,39 @@ def apply_model_problems(models: dict[str, str], made: list[str], workdir: str =
         elif not os.path.isfile(os.path.join(workdir, path)):
             problems.append(f"{key}: {path} is not a file")
     return problems
+
+
+def grid_problems(images: dict, other_images: dict) -> list[str]:
+    """Two runs' cutouts differ in size or scale, so that '16 px' would not mean the same."""
+    if all(math.isclose(images[k], other_images[k], rel_tol=1e-6) for k in ("size", "scale")):
+        return []
+
+    def grid(d: dict) -> str:
+        return f'{d["size"]} px of {d["scale"]:g}"/px'
+
+    return [
+        f"compare.run: the other run's cutouts are {grid(other_images)}, this run's "
+        f"{grid(images)}: compare runs cut on the same grid"
+    ]
+
+
+def model_grid_problems(images: dict, model_record: str) -> list[str]:
+    """The grid of the cutouts a model file's record names differs from `images`'."""
+    with open(model_record) as f:
+        other_images = json.load(f).get("cutouts")
+    if not other_images:
+        return [f"compare.run: {model_record} records no cutouts; rerun that run to remake it"]
+    return grid_problems(images, other_images)
+
+
+def compare_run_problems(run: str, images: dict, model_record: str) -> list[str]:
+    """The run compare.run names holds results/ and, once its model is made, the same grid."""
+    if not os.path.isdir(os.path.join(run, "results")):
+        return [
+            f"compare.run: {run} holds no results/ folder; give the working directory of a "
+            "finished run of the same galaxies"
+        ]
+    return model_grid_problems(images, model_record) if os.path.isfile(model_record) else []
 
 
 def target_problems(targets: list[str]) -> list[str]:

@@ -12,32 +12,27 @@ import numpy as np
 import pandas as pd
 
 from . import files, provenance
+from .checks import model_grid_problems
 from .errors import InputError
-from .metrics import NMAD_SCALE
+from .metrics import nmad_of_rows
 
 LEVEL = 0.6827  # the intervals' coverage: 68%, as the metrics' error bars
 CHUNK = 100  # resamples drawn at once: 3 x CHUNK x N residuals in memory
 
 
-def _nmad(residuals: np.ndarray) -> np.ndarray:
-    """NMAD along the last axis."""
-    med = np.median(residuals, axis=-1, keepdims=True)
-    return NMAD_SCALE * np.median(np.abs(residuals - med), axis=-1)
-
-
-def _bias(residuals: np.ndarray) -> np.ndarray:
-    """Median residual along the last axis (robust, as NMAD is)."""
-    return np.median(residuals, axis=-1)
+def _predictions(path: str) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    if missing := {"objID", "true", "pred"} - set(df.columns):
+        raise InputError(
+            f"{path} has no {', '.join(sorted(missing))} column: not a predictions file"
+        )
+    return df[["objID", "true", "pred"]].astype({"objID": "int64"})
 
 
 def paired_residuals(this_csv: str, other_csv: str, other_model_csv: str) -> pd.DataFrame:
     """pred - true of the same test galaxies in this run, the other run, and the other run's model
     on this run's images; stops naming the files if they are not the same galaxies and truths."""
-    cols = ["objID", "true", "pred"]
-    this, other, shifted = (
-        pd.read_csv(p, usecols=cols, dtype={"objID": "int64"})
-        for p in (this_csv, other_csv, other_model_csv)
-    )
+    this, other, shifted = (_predictions(p) for p in (this_csv, other_csv, other_model_csv))
     for name, df in (("the other run", other), ("the other run's model", shifted)):
         if set(df.objID) != set(this.objID):
             raise InputError(
@@ -78,34 +73,21 @@ def compare_size(residuals: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) 
     nmad_boot, bias_boot = [], []
     for start in range(0, n_boot, CHUNK):
         boot = r[:, rng.integers(0, r.shape[1], (min(CHUNK, n_boot - start), r.shape[1]))]
-        nmad_boot.append(_nmad(boot))
-        bias_boot.append(_bias(boot[2]))
+        nmad_boot.append(nmad_of_rows(boot))
+        bias_boot.append(np.mean(boot[2], axis=-1))
     nmad_boot = np.concatenate(nmad_boot, axis=1)  # (3, n_boot)
-    nmad_all = _nmad(r)
+    nmad_all = nmad_of_rows(r)
     stats = {
         "nmad": (nmad_boot[0], nmad_all[0]),
         "other_nmad": (nmad_boot[1], nmad_all[1]),
         "nmad_ratio": (nmad_boot[0] / nmad_boot[1], nmad_all[0] / nmad_all[1]),
-        "other_model_bias": (np.concatenate(bias_boot), _bias(r[2])),
+        "other_model_bias": (np.concatenate(bias_boot), np.mean(r[2])),
         "other_model_nmad": (nmad_boot[2], nmad_all[2]),
     }
     row: dict = {"n": r.shape[1]}
     for name, (values, point) in stats.items():
         row[name], row[f"{name}_lo"], row[f"{name}_hi"] = _point_and_interval(values, point)
     return row
-
-
-def _check_same_grid(images: dict, other_images: dict) -> None:
-    """Both runs' cutouts have the same size and scale, so that '16 px' means the same."""
-    if any(not np.isclose(images[k], other_images[k]) for k in ("size", "scale")):
-
-        def grid(d: dict) -> str:
-            return f'{d["size"]} px of {d["scale"]:g}"/px'
-
-        raise InputError(
-            f"compare.run: the other run's cutouts are {grid(other_images)}, this run's "
-            f"{grid(images)}: compare runs cut on the same grid"
-        )
 
 
 def compare_runs(
@@ -117,7 +99,7 @@ def compare_runs(
     labels: tuple[str, str],
     other_run: str,
     images: dict,
-    other_images: dict,
+    other_model_record: str,
     out_csv: str,
     out_md: str,
     out_meta: str,
@@ -125,9 +107,12 @@ def compare_runs(
     seed: int = 0,
 ) -> pd.DataFrame:
     """One row per size (the lists are in the order of `sizes`); the table as CSV and Markdown.
-    `images` and `other_images` are the two runs' image records (size and scale must agree).
-    The keywords are the compare_runs rule's inputs, outputs and params."""
-    _check_same_grid(images, other_images)
+    `images` is this run's image record; the other run's is in its model file's record
+    (`other_model_record`): their size and scale must agree. The keywords are the compare_runs
+    rule's inputs, outputs and params."""
+    if problems := model_grid_problems(images, other_model_record):
+        raise InputError(problems[0])
+    other_images = files.read_json(other_model_record)["cutouts"]
     rows = [
         {"size": size} | compare_size(paired_residuals(a, b, c), n_boot=n_boot, seed=seed)
         for size, a, b, c in zip(sizes, this, other, other_model, strict=True)

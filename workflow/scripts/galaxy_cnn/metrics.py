@@ -25,8 +25,13 @@ def rmse(residuals: np.ndarray) -> float:
 
 def nmad(residuals: np.ndarray) -> float:
     """Normalised median absolute deviation: 1.4826 * median(|x - median(x)|)."""
-    x = _finite(residuals)
-    return float(NMAD_SCALE * np.median(np.abs(x - np.median(x))))
+    return float(nmad_of_rows(_finite(residuals)))
+
+
+def nmad_of_rows(x: np.ndarray) -> np.ndarray:
+    """NMAD along the last axis: of each bootstrap resample at once."""
+    med = np.median(x, axis=-1, keepdims=True)
+    return NMAD_SCALE * np.median(np.abs(x - med), axis=-1)
 
 
 def bias(residuals: np.ndarray) -> float:
@@ -82,8 +87,7 @@ def bootstrap_interval(
     if stat is rmse:
         values = np.sqrt(np.mean(samples**2, axis=1))
     else:
-        med = np.median(samples, axis=1, keepdims=True)
-        values = NMAD_SCALE * np.median(np.abs(samples - med), axis=1)
+        values = nmad_of_rows(samples)
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 

@@ -58,7 +58,9 @@ DR10_RGBVEC = {
 }
 
 
-def _stretched_mean(imgs, bands, scales, m: float, q: float) -> tuple[np.ndarray, np.ndarray]:
+def _stretched_mean(
+    imgs: list[np.ndarray], bands: str, scales: dict, m: float, q: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The viewer's mean intensity over the bands and its asinh stretch (kept apart: the callers
     divide in their own order, as the viewer does)."""
     mean = 0
@@ -69,7 +71,14 @@ def _stretched_mean(imgs, bands, scales, m: float, q: float) -> tuple[np.ndarray
     return f_mean, mean + (mean == 0.0) * 1e-6
 
 
-def viewer_sdss_rgb(imgs, bands, scales=None, m=0.02, q=20.0) -> np.ndarray:
+def viewer_sdss_rgb(
+    imgs: list[np.ndarray],
+    bands: str,
+    *,
+    scales: dict | None = None,
+    m: float = 0.02,
+    q: float = 20.0,
+) -> np.ndarray:
     """views.sdss_rgb: asinh stretch of the mean intensity; each band sets one plane."""
     rgbscales = SDSS_SCALES | (scales or {})
     f_mean, mean = _stretched_mean(imgs, bands, rgbscales, m, q)
@@ -80,7 +89,9 @@ def viewer_sdss_rgb(imgs, bands, scales=None, m=0.02, q=20.0) -> np.ndarray:
     return np.clip(rgb, 0, 1)
 
 
-def viewer_ls_dr10_rgb(imgs, bands, m=0.03, q=20.0) -> np.ndarray:
+def viewer_ls_dr10_rgb(
+    imgs: list[np.ndarray], bands: str, *, m: float = 0.03, q: float = 20.0
+) -> np.ndarray:
     """LsDr10Layer.get_rgb (griz layers): asinh stretch; each band adds to several planes."""
     f_mean, mean = _stretched_mean(imgs, bands, DR10_SCALES, m, q)
     gain = f_mean / mean

@@ -13,12 +13,13 @@ of the renderer's digest, the population's code is not.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter, map_coordinates
 
+from ..errors import InputError
 from ..images.encode import (
     BAND_SCALE,
     BRIGHTNESS,
@@ -87,7 +88,8 @@ def _sky_sigma_from_depth(depth: float, fwhm: float, scale: float) -> float:
         galsim.Exponential(half_light_radius=0.45), galsim.Moffat(beta=3.5, fwhm=fwhm)
     )
     p = galaxy.drawImage(nx=64, ny=64, scale=scale).array
-    return float(_mag_to_nmgy(depth) * np.sqrt((p.astype(float) ** 2).sum()) / 5)
+    sigma = float(_mag_to_nmgy(depth) * np.sqrt((p.astype(float) ** 2).sum()) / 5)
+    return float(f"{sigma:.4g}")  # the same pixels whatever GalSim's last digits
 
 
 # DECaLS (Dey et al. 2019): median seeing g 1.29", r 1.18", z 1.11"; target 5-sigma depths for a
@@ -123,16 +125,21 @@ FIXED_BY_SURVEY = ("survey", "bands", "native_scale")
 def render_settings(survey: str, overrides: dict | None = None) -> RenderSettings:
     """The survey's rendering, with `overrides` of its fields (not of what the survey fixes)."""
     if survey not in SURVEYS:
-        raise ValueError(f"synthetic survey must be one of {SURVEYS}, got {survey!r}")
+        raise InputError(f"synthetic.survey must be one of {SURVEYS}, got {survey!r}")
     overrides = overrides or {}
+    if unknown := sorted(set(overrides) - {f.name for f in fields(RenderSettings)}):
+        raise InputError(
+            f"synthetic.render has no {unknown}; its keys are "
+            f"{[f.name for f in fields(RenderSettings) if f.name not in FIXED_BY_SURVEY]}"
+        )
     fixed = sorted(set(overrides) & set(FIXED_BY_SURVEY))
     if fixed:
-        raise ValueError(f"synthetic.render cannot set {fixed}: synthetic.survey sets them")
+        raise InputError(f"synthetic.render cannot set {fixed}: synthetic.survey sets them")
     base = legacy_survey_settings() if survey == "legacysurvey" else RenderSettings()
     settings = replace(base, **overrides)
     for name in PER_BAND:
         if len(getattr(settings, name)) != len(settings.bands):
-            raise ValueError(
+            raise InputError(
                 f"synthetic.render.{name} needs one value per band of {settings.bands}, got "
                 f"{getattr(settings, name)}"
             )
