@@ -121,7 +121,7 @@ def test_a_scale_change_makes_new_cutouts_even_with_forceall(finished):
     assert len({read_stamp(b) for b in after.values()}) == len(after)  # one stamp per galaxy row
     assert not {read_stamp(b) for b in after.values()} & {read_stamp(b) for b in before.values()}
     manifest = yaml.safe_load((cut / "manifest.json").read_text())
-    assert manifest["image"] == {"scale": 1.5, "service": "synthetic", "size": 16}
+    assert manifest["image"] == {"scale": 1.5, "service": "synthetic", "size": 16, "survey": "sdss"}
 
 
 @pytest.fixture(scope="module")
