@@ -295,6 +295,7 @@ for problem in (
 
 
 COMPARE = config["compare"]
+COMPARE_LABELS = [COMPARE["label"], COMPARE["other_label"]]
 COMPARED_SIZES = sorted(config["targets"][MAIN_TARGET], reverse=True)
 
 

@@ -45,7 +45,7 @@ rule compare_runs:
         mem_mb=4000,
     params:
         sizes=COMPARED_SIZES,
-        labels=[config["compare"]["label"], config["compare"]["other_label"]],
+        labels=COMPARE_LABELS,
         images=IMAGES,
         other_run=COMPARE["run"],
         n_boot=2000,
@@ -69,6 +69,6 @@ rule figure_comparison:
     conda:
         "../envs/figures.yaml"
     params:
-        labels=[config["compare"]["label"], config["compare"]["other_label"]],
+        labels=COMPARE_LABELS,
     script:
         "../workflow/scripts/figure_comparison.py"

@@ -27,10 +27,10 @@ from .skyserver import CutoutClient, Retry
 SERVICES = ("sdss", "legacysurvey")
 OWN_KEYS = {"sdss": (), "legacysurvey": ("layer", "bands", "format")}
 # The service whose cutouts stand for a model's images when apply fetches new ones. Synthetic
-# cutouts are rendered as their recorded `survey` serves them (SkyServer, before there were
-# others); a local model's images are the user's own, and
-# apply fetched SkyServer's for it before there were other services. A model without a recorded
-# service is older than services: its images came from SkyServer.
+# cutouts are rendered as their recorded `survey` serves them (SkyServer's, the value here, when
+# none is recorded); a local model's images are the user's own, and apply fetched SkyServer's for
+# it before there were other services. A model without a recorded service is older than services:
+# its images came from SkyServer.
 FETCHED_AS = {"sdss": "sdss", "legacysurvey": "legacysurvey", "synthetic": "sdss", "local": "sdss"}
 
 
@@ -82,7 +82,7 @@ def fetched_as(cutouts: dict) -> str | None:
     """The service whose cutouts stand for a model's images (`cutouts`, the model's record)."""
     recorded = cutouts.get("service", "sdss")
     if recorded == "synthetic":
-        return cutouts.get("survey", "sdss")
+        return cutouts.get("survey", FETCHED_AS["synthetic"])
     return FETCHED_AS.get(recorded)
 
 
